@@ -1,0 +1,2 @@
+// Public API of @sextant/cli. Nothing is exported yet.
+export {};

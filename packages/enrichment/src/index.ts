@@ -1,0 +1,2 @@
+// Public API of @sextant/enrichment. Nothing is exported yet.
+export {};

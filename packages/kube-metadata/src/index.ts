@@ -1,0 +1,2 @@
+// Public API of @sextant/kube-metadata. Nothing is exported yet.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @sextant/node-collector. Nothing is exported yet.
+export {};

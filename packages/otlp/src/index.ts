@@ -1,0 +1,2 @@
+// Public API of @sextant/otlp. Nothing is exported yet.
+export {};

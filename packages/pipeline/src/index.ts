@@ -1,0 +1,2 @@
+// Public API of @sextant/pipeline. Nothing is exported yet.
+export {};

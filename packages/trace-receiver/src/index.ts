@@ -1,0 +1,2 @@
+// Public API of @sextant/trace-receiver. Nothing is exported yet.
+export {};
