@@ -1,0 +1,191 @@
+// Reading one OTLP/HTTP request body with hard limits before and after decompression.
+// The wire body is collected up to maxBodyBytes (a Content-Length above it is refused
+// before a byte is read), then inflated with zlib's maxOutputLength, which stops the
+// inflater as soon as the output passes the cap, so a gzip/zstd bomb never expands past
+// maxDecodedBytes in memory. Buffering the (bounded) wire body first keeps the common path
+// to one Buffer.concat and one async zlib call on the thread pool.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { gunzip, zstdDecompress } from 'node:zlib';
+import { ingestRejection } from './rejections.ts';
+import type { IngestRejection } from './rejections.ts';
+import type { OtlpFormat } from './wire.ts';
+
+/** Size limits of one request, in bytes. */
+interface IngestLimits {
+  /** Largest body accepted on the wire (compressed). Default 16 MiB. */
+  maxBodyBytes: number;
+  /** Largest body after decompression. Default 64 MiB. */
+  maxDecodedBytes: number;
+}
+
+const DEFAULT_INGEST_LIMITS: IngestLimits = { maxBodyBytes: 16 * 1024 * 1024, maxDecodedBytes: 64 * 1024 * 1024 };
+
+type ContentEncoding = 'identity' | 'gzip' | 'zstd';
+
+/** An accepted body: the decompressed OTLP bytes and how they arrived. */
+interface OtlpBody {
+  kind: 'ok';
+  format: OtlpFormat;
+  encoding: ContentEncoding;
+  /** Decompressed request bytes (protobuf or JSON text). */
+  body: Buffer;
+  /** Bytes received on the wire, before decompression. */
+  wireBytes: number;
+}
+
+type OtlpBodyResult = OtlpBody | IngestRejection;
+
+const SUPPORTED_TYPES = 'application/x-protobuf, application/json';
+const SUPPORTED_ENCODINGS = 'gzip, zstd, identity';
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+/**
+ * The format to answer in: the request's own format when it is one we speak, else protobuf
+ * (the OTLP default). Used for error bodies, including 415 answers.
+ */
+function responseFormatOf(headers: IncomingHttpHeaders): OtlpFormat {
+  return mediaType(headerValue(headers['content-type'])) === 'application/json' ? 'json' : 'protobuf';
+}
+
+/** Checks Content-Type, Content-Encoding and Content-Length without reading the body. */
+function negotiateOtlpRequest(
+  headers: IncomingHttpHeaders,
+  limits: IngestLimits,
+): { kind: 'ok'; format: OtlpFormat; encoding: ContentEncoding } | IngestRejection {
+  const type = mediaType(headerValue(headers['content-type']));
+  let format: OtlpFormat;
+  if (type === 'application/x-protobuf') format = 'protobuf';
+  else if (type === 'application/json') format = 'json';
+  else {
+    return ingestRejection(
+      'SEXTANT_INGEST_UNSUPPORTED_CONTENT_TYPE',
+      `Content-Type ${JSON.stringify(type)} is not supported; use one of: ${SUPPORTED_TYPES}`,
+    );
+  }
+  const rawEncoding = (headerValue(headers['content-encoding']) ?? 'identity').trim().toLowerCase();
+  let encoding: ContentEncoding;
+  if (rawEncoding === '' || rawEncoding === 'identity') encoding = 'identity';
+  else if (rawEncoding === 'gzip' || rawEncoding === 'x-gzip') encoding = 'gzip';
+  else if (rawEncoding === 'zstd') encoding = 'zstd';
+  else {
+    return ingestRejection(
+      'SEXTANT_INGEST_UNSUPPORTED_ENCODING',
+      `Content-Encoding ${JSON.stringify(rawEncoding)} is not supported; use one of: ${SUPPORTED_ENCODINGS}`,
+    );
+  }
+  const declared = headerValue(headers['content-length']);
+  if (declared !== undefined) {
+    const length = Number(declared);
+    if (Number.isFinite(length) && length > limits.maxBodyBytes) {
+      return ingestRejection(
+        'SEXTANT_INGEST_BODY_TOO_LARGE',
+        `Content-Length ${length} exceeds the limit of ${limits.maxBodyBytes} bytes`,
+        { closeConnection: true },
+      );
+    }
+  }
+  return { kind: 'ok', format, encoding };
+}
+
+function collect(payload: Readable, maxBytes: number): Promise<{ kind: 'ok'; body: Buffer } | IngestRejection> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', onError);
+      payload.removeListener('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        chunks.length = 0;
+        // Keep draining (and discarding) so the answer can still be read by the client.
+        payload.on('error', () => {});
+        payload.resume();
+        resolve(ingestRejection('SEXTANT_INGEST_BODY_TOO_LARGE', `request body exceeds the limit of ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ kind: 'ok', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      resolve(ingestRejection('SEXTANT_INGEST_MALFORMED', `request body could not be read: ${err.message}`));
+    };
+    const onAborted = (): void => onError(new Error('client aborted the request'));
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.on('aborted', onAborted);
+  });
+}
+
+function inflate(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedBytes: number): Promise<{ kind: 'ok'; body: Buffer } | IngestRejection> {
+  return new Promise((resolve) => {
+    const done = (err: (Error & { code?: string }) | null, out: Buffer): void => {
+      if (err === null) resolve({ kind: 'ok', body: out });
+      else if (err.code === 'ERR_BUFFER_TOO_LARGE') {
+        resolve(
+          ingestRejection(
+            'SEXTANT_INGEST_DECODED_TOO_LARGE',
+            `${encoding} body expands past the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`,
+          ),
+        );
+      } else resolve(ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `${encoding} body could not be decompressed: ${err.message}`));
+    };
+    if (encoding === 'gzip') gunzip(wire, { maxOutputLength: maxDecodedBytes }, done);
+    else zstdDecompress(wire, { maxOutputLength: maxDecodedBytes }, done);
+  });
+}
+
+/**
+ * Reads and decompresses one OTLP/HTTP request body. Never throws: every problem is an
+ * IngestRejection carrying its HTTP status (400, 413 or 415).
+ */
+async function readOtlpBody(payload: Readable, headers: IncomingHttpHeaders, limits: IngestLimits = DEFAULT_INGEST_LIMITS): Promise<OtlpBodyResult> {
+  const negotiated = negotiateOtlpRequest(headers, limits);
+  if (negotiated.kind === 'rejected') return negotiated;
+  const wire = await collect(payload, limits.maxBodyBytes);
+  if (wire.kind === 'rejected') return wire;
+  const wireBytes = wire.body.length;
+  if (negotiated.encoding === 'identity') {
+    if (wireBytes > limits.maxDecodedBytes) {
+      return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `request body of ${wireBytes} bytes exceeds the limit of ${limits.maxDecodedBytes} bytes`);
+    }
+    return { kind: 'ok', format: negotiated.format, encoding: 'identity', body: wire.body, wireBytes };
+  }
+  const inflated = await inflate(negotiated.encoding, wire.body, limits.maxDecodedBytes);
+  if (inflated.kind === 'rejected') return inflated;
+  return { kind: 'ok', format: negotiated.format, encoding: negotiated.encoding, body: inflated.body, wireBytes };
+}
+
+/**
+ * A fastify content-type parser (register it for '*', after removeAllContentTypeParsers(),
+ * in the context that holds the OTLP routes). request.body becomes an OtlpBodyResult; the
+ * route answers rejections with rejectionResponse(). fastify's bodyLimit does not apply to
+ * stream parsers, so the limits here are the only ones.
+ */
+function createOtlpBodyParser(
+  limits: IngestLimits = DEFAULT_INGEST_LIMITS,
+): (request: { headers: IncomingHttpHeaders }, payload: Readable) => Promise<OtlpBodyResult> {
+  return (request, payload) => readOtlpBody(payload, request.headers, limits);
+}
+
+export { DEFAULT_INGEST_LIMITS, createOtlpBodyParser, negotiateOtlpRequest, readOtlpBody, responseFormatOf };
+export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult };
