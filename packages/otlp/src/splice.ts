@@ -1,0 +1,270 @@
+// Resource-level splice on the protobuf wire format (ARCHITECTURE.md "Resource-level splice").
+// Hand-written, not generated: it parses only the request, each ResourceLogs/Metrics/Spans and its
+// Resource, rebuilds the Resource's attributes, and copies every other byte range unchanged.
+// Cost grows with the number of resources, not records (bench/README.md has the figures).
+import { otlpError } from './errors.ts';
+import type { KeyValue } from './kv.ts';
+import { attrsSize, readKeyValue, writeAttrs } from './kv.ts';
+import type { SizeList } from './kv.ts';
+import { Reader, WT_LEN, WT_VARINT, varintSize, writeVarint } from './wire.ts';
+
+export type Signal = 'logs' | 'metrics' | 'traces';
+
+/** Returns the new resource attributes, or null to drop the whole ResourceLogs/Metrics/Spans. */
+export type ResourceRewrite = (attrs: KeyValue[], index: number) => KeyValue[] | null;
+
+interface Entry {
+  /** false: an unknown top-level field copied verbatim over [fieldStart, end) */
+  resource: boolean;
+  fieldStart: number;
+  /** payload of the ResourceX message */
+  start: number;
+  end: number;
+  /** Resource field occurrences inside the ResourceX, as (fieldStart, fieldEnd) pairs */
+  occ: number[];
+  /** byte ranges of the Resource's non-attribute fields, as (start, end) pairs */
+  other: number[];
+  attrs: KeyValue[];
+}
+
+function checkSignal(signal: Signal): void {
+  if (signal !== 'logs' && signal !== 'metrics' && signal !== 'traces') {
+    throw otlpError('SEXTANT_OTLP_SIGNAL', `signal ${JSON.stringify(signal)}`);
+  }
+}
+
+function checkBytes(bytes: Uint8Array): void {
+  if (!(bytes instanceof Uint8Array)) throw otlpError('SEXTANT_OTLP_INVALID', `expected a Uint8Array, got ${typeof bytes}`);
+}
+
+/** Parses the Resource payload [start, end): decodes attributes, records the other fields' ranges. */
+function scanResource(r: Reader, end: number, e: Entry): void {
+  const saveEnd = r.end;
+  r.end = end;
+  let otherStart = -1;
+  while (r.pos < end) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    const wt = t & 7;
+    const fn = (t - wt) / 8;
+    if (fn === 1) {
+      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `Resource.attributes has wire type ${wt}`, fieldStart);
+      if (otherStart >= 0) {
+        e.other.push(otherStart, fieldStart);
+        otherStart = -1;
+      }
+      e.attrs.push(readKeyValue(r, r.lenEnd(), 0));
+      continue;
+    }
+    if (fn === 2 && wt !== WT_VARINT) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `Resource.dropped_attributes_count has wire type ${wt}`, fieldStart);
+    if (fn === 3 && wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `Resource.entity_refs has wire type ${wt}`, fieldStart);
+    r.skip(wt, fn);
+    if (otherStart < 0) otherStart = fieldStart;
+  }
+  if (otherStart >= 0) e.other.push(otherStart, end);
+  r.end = saveEnd;
+}
+
+function scanResourceX(r: Reader, e: Entry): void {
+  const end = e.end;
+  const saveEnd = r.end;
+  r.end = end;
+  while (r.pos < end) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    const wt = t & 7;
+    const fn = (t - wt) / 8;
+    if (fn === 1) {
+      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `resource field has wire type ${wt}`, fieldStart);
+      const pe = r.lenEnd();
+      scanResource(r, pe, e);
+      e.occ.push(fieldStart, pe);
+      continue;
+    }
+    if ((fn === 2 || fn === 3) && wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${fn} has wire type ${wt}`, fieldStart);
+    r.skip(wt, fn);
+  }
+  r.end = saveEnd;
+}
+
+function scan(bytes: Uint8Array): Entry[] {
+  const r = new Reader(bytes);
+  const entries: Entry[] = [];
+  while (r.pos < r.end) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    const wt = t & 7;
+    const fn = (t - wt) / 8;
+    if (fn === 1) {
+      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `resource list field has wire type ${wt}`, fieldStart);
+      const end = r.lenEnd();
+      const e: Entry = { resource: true, fieldStart, start: r.pos, end, occ: [], other: [], attrs: [] };
+      scanResourceX(r, e);
+      entries.push(e);
+    } else {
+      r.skip(wt, fn);
+      entries.push({ resource: false, fieldStart, start: fieldStart, end: r.pos, occ: [], other: [], attrs: [] });
+    }
+  }
+  return entries;
+}
+
+/** The resource attributes of each ResourceLogs/ResourceMetrics/ResourceSpans, in order. */
+export function readResources(bytes: Uint8Array, signal: Signal): KeyValue[][] {
+  checkSignal(signal);
+  checkBytes(bytes);
+  const out: KeyValue[][] = [];
+  for (const e of scan(bytes)) if (e.resource) out.push(e.attrs);
+  return out;
+}
+
+/**
+ * Returns new request bytes in which each resource's attributes are replaced by `fn`'s result
+ * (null drops that ResourceLogs/Metrics/Spans). Everything else, including scopes, records,
+ * schema_url, dropped_attributes_count, entity_refs and unknown fields, is copied byte for byte.
+ * Several Resource fields in one ResourceX (legal protobuf, merged on decode) become one.
+ */
+export function rewriteResources(bytes: Uint8Array, signal: Signal, fn: ResourceRewrite): Uint8Array {
+  checkSignal(signal);
+  checkBytes(bytes);
+  const entries = scan(bytes);
+  const sizes: SizeList = { sizes: [], i: 0 };
+  // per entry: new attrs (or null), new Resource content size, new ResourceX size
+  const newAttrs: (KeyValue[] | null)[] = [];
+  const resSize: number[] = [];
+  const xSize: number[] = [];
+  let total = 0;
+  let index = 0;
+  for (const e of entries) {
+    if (!e.resource) {
+      newAttrs.push(null);
+      resSize.push(0);
+      xSize.push(0);
+      total += e.end - e.fieldStart;
+      continue;
+    }
+    const attrs = fn(e.attrs, index++);
+    newAttrs.push(attrs);
+    if (attrs === null) {
+      resSize.push(0);
+      xSize.push(0);
+      continue;
+    }
+    let rs = attrsSize(attrs, sizes);
+    for (let i = 0; i < e.other.length; i += 2) rs += e.other[i + 1]! - e.other[i]!;
+    let xs = e.end - e.start;
+    for (let i = 0; i < e.occ.length; i += 2) xs -= e.occ[i + 1]! - e.occ[i]!;
+    if (e.occ.length > 0 || attrs.length > 0) xs += 1 + varintSize(rs) + rs;
+    resSize.push(rs);
+    xSize.push(xs);
+    total += 1 + varintSize(xs) + xs;
+  }
+
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (let k = 0; k < entries.length; k++) {
+    const e = entries[k]!;
+    if (!e.resource) {
+      out.set(bytes.subarray(e.fieldStart, e.end), pos);
+      pos += e.end - e.fieldStart;
+      continue;
+    }
+    const attrs = newAttrs[k]!;
+    if (attrs === null) continue;
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, xSize[k]!);
+    const writeRes = (): void => {
+      out[pos++] = 0x0a;
+      pos = writeVarint(out, pos, resSize[k]!);
+      pos = writeAttrs(out, pos, 0x0a, attrs, sizes);
+      for (let i = 0; i < e.other.length; i += 2) {
+        out.set(bytes.subarray(e.other[i], e.other[i + 1]), pos);
+        pos += e.other[i + 1]! - e.other[i]!;
+      }
+    };
+    let cursor = e.start;
+    if (e.occ.length === 0) {
+      if (attrs.length > 0) writeRes();
+    } else {
+      for (let i = 0; i < e.occ.length; i += 2) {
+        const fs = e.occ[i]!;
+        out.set(bytes.subarray(cursor, fs), pos);
+        pos += fs - cursor;
+        if (i === 0) writeRes();
+        cursor = e.occ[i + 1]!;
+      }
+    }
+    out.set(bytes.subarray(cursor, e.end), pos);
+    pos += e.end - cursor;
+  }
+  if (pos !== total) throw new Error(`internal: rewriteResources wrote ${pos} of ${total} bytes`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting without decoding
+
+function forEachField(r: Reader, end: number, fieldNo: number, fn: (end: number) => void): void {
+  const saveEnd = r.end;
+  r.end = end;
+  while (r.pos < end) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    const wt = t & 7;
+    const f = (t - wt) / 8;
+    if (f === fieldNo) {
+      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${f} has wire type ${wt}`, fieldStart);
+      const pe = r.lenEnd();
+      fn(pe);
+      r.pos = pe;
+    } else {
+      r.skip(wt, f);
+    }
+  }
+  r.end = saveEnd;
+}
+
+const METRIC_DATA_FIELDS = [5, 7, 9, 10, 11];
+
+/**
+ * Counts log records, spans, or metric data points (of all five metric types) without decoding
+ * them; checks only the structure it walks through.
+ */
+export function countRecords(bytes: Uint8Array, signal: Signal): number {
+  checkSignal(signal);
+  checkBytes(bytes);
+  const r = new Reader(bytes);
+  let n = 0;
+  forEachField(r, bytes.length, 1, (xEnd) => {
+    forEachField(r, xEnd, 2, (sEnd) => {
+      if (signal !== 'metrics') {
+        forEachField(r, sEnd, 2, () => {
+          n++;
+        });
+        return;
+      }
+      forEachField(r, sEnd, 2, (mEnd) => {
+        const saveEnd = r.end;
+        r.end = mEnd;
+        while (r.pos < mEnd) {
+          const fieldStart = r.pos;
+          const t = r.tag();
+          const wt = t & 7;
+          const f = (t - wt) / 8;
+          if (METRIC_DATA_FIELDS.includes(f)) {
+            if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${f} has wire type ${wt}`, fieldStart);
+            const de = r.lenEnd();
+            forEachField(r, de, 1, () => {
+              n++;
+            });
+            r.pos = de;
+          } else {
+            r.skip(wt, f);
+          }
+        }
+        r.end = saveEnd;
+      });
+    });
+  });
+  return n;
+}
