@@ -1,2 +1,10 @@
-// Public API of @sextant/node-collector. Nothing is exported yet.
-export {};
+// Public API of @sextant/node-collector.
+export { createNodeCollector } from './collector.ts';
+export type { NodeCollector, CollectorOptions, FileStatus } from './collector.ts';
+export { resolveConfig, loadConfig } from './config.ts';
+export type { NodeCollectorConfig, ResolvedConfig, Selector, MultilineRule } from './config.ts';
+export { CollectorError, ERROR_CODES } from './errors.ts';
+export type { ErrorCode } from './errors.ts';
+export { parseRfc3339Nano } from './timestamp.ts';
+export { FileParser } from './parser.ts';
+export type { ParsedRecord, ParserHooks, ParserOptions, MultilineOptions, Stream, LogFormat } from './parser.ts';

@@ -1,0 +1,146 @@
+// Durable read offsets, keyed by device + inode, with a fingerprint of the file's first bytes to tell inode reuse.
+// Written atomically: temp file, fsync, rename, fsync of the directory (ARCHITECTURE.md "Delivery contract" 3).
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { collectorError } from './errors.ts';
+
+interface CheckpointEntry {
+  dev: string;
+  ino: string;
+  /** Last known path, for humans. */
+  path: string;
+  /** Every byte before this was delivered (acked). */
+  offset: number;
+  /** Hex of the first bytes of the file (up to the fingerprint size). */
+  fp: string;
+}
+
+interface CheckpointStore {
+  load(): Promise<Map<string, CheckpointEntry>>;
+  set(e: CheckpointEntry): void;
+  delete(key: string): void;
+  /** Writes now if anything changed, coalescing concurrent calls. */
+  persist(): Promise<void>;
+  /** Writes soon (after `intervalMs`), coalescing calls. */
+  schedule(): void;
+  shutdown(): Promise<void>;
+}
+
+const FILE = 'checkpoints.json';
+
+function checkpointKey(dev: string | bigint, ino: string | bigint): string {
+  return `${dev}:${ino}`;
+}
+
+class FileCheckpointStore implements CheckpointStore {
+  private readonly dir: string;
+  private readonly intervalMs: number;
+  private readonly entries = new Map<string, CheckpointEntry>();
+  private dirty = false;
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onWrite: (ok: boolean) => void;
+
+  constructor(dir: string, intervalMs: number, onWrite: (ok: boolean) => void) {
+    this.dir = dir;
+    this.intervalMs = intervalMs;
+    this.onWrite = onWrite;
+  }
+
+  async load(): Promise<Map<string, CheckpointEntry>> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (e) {
+      throw collectorError('SEXTANT_COLLECTOR_CHECKPOINT_DIR', `${this.dir} (${String(e)})`, e);
+    }
+    let text: string | undefined;
+    try {
+      text = await readFile(join(this.dir, FILE), 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      try {
+        const parsed = JSON.parse(text) as { version?: number; files?: CheckpointEntry[] };
+        for (const e of parsed.files ?? []) {
+          if (typeof e.dev === 'string' && typeof e.ino === 'string' && typeof e.offset === 'number' && typeof e.fp === 'string') {
+            this.entries.set(checkpointKey(e.dev, e.ino), e);
+          }
+        }
+      } catch {
+        // a torn file cannot happen with rename; an unreadable one is treated as empty
+      }
+    }
+    return new Map(this.entries);
+  }
+
+  set(e: CheckpointEntry): void {
+    const key = checkpointKey(e.dev, e.ino);
+    const old = this.entries.get(key);
+    if (old !== undefined && old.offset === e.offset && old.path === e.path && old.fp === e.fp) return;
+    this.entries.set(key, e);
+    this.dirty = true;
+  }
+
+  delete(key: string): void {
+    if (this.entries.delete(key)) this.dirty = true;
+  }
+
+  schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.persist().catch(() => undefined);
+    }, this.intervalMs);
+  }
+
+  async persist(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+    if (!this.dirty) return;
+    this.dirty = false;
+    const p = this.write();
+    this.writing = p;
+    try {
+      await p;
+      this.onWrite(true);
+    } catch (e) {
+      this.dirty = true;
+      this.onWrite(false);
+      throw e;
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.persist();
+  }
+
+  private async write(): Promise<void> {
+    const body = JSON.stringify({ version: 1, files: [...this.entries.values()] });
+    const tmp = join(this.dir, `${FILE}.tmp`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(body, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(this.dir, FILE));
+    const dh = await open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+}
+
+function createCheckpointStore(dir: string, intervalMs: number, onWrite: (ok: boolean) => void = () => undefined): CheckpointStore {
+  return new FileCheckpointStore(dir, intervalMs, onWrite);
+}
+
+export { createCheckpointStore, checkpointKey };
+export type { CheckpointStore, CheckpointEntry };

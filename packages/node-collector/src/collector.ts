@@ -1,0 +1,816 @@
+// The node collector: discovers pod log files (inotify through fs.watch, plus a periodic rescan that only repairs),
+// tails them by device + inode, parses, batches one container file per OTLP ResourceLogs, ships, and moves
+// durable checkpoints only past acknowledged batches. See ARCHITECTURE.md "Delivery contract" and LESSONS.md.
+import { watch, type FSWatcher } from 'node:fs';
+import { close, fstat, open, read, readdir, stat } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '@sextant/pipeline';
+import { silentLogger } from '@sextant/pipeline';
+import { createCheckpointStore, checkpointKey } from './checkpoints.ts';
+import type { CheckpointEntry, CheckpointStore } from './checkpoints.ts';
+import { resolveConfig } from './config.ts';
+import type { NodeCollectorConfig, ResolvedConfig } from './config.ts';
+import { createBatchEncoder, encodeResourceHeader } from './encoder.ts';
+import type { BatchEncoder } from './encoder.ts';
+import { collectorError } from './errors.ts';
+import { createExporter } from './exporter.ts';
+import type { Exporter, ExportResult } from './exporter.ts';
+import { createCollectorMetrics } from './metrics.ts';
+import type { CollectorMetrics } from './metrics.ts';
+import { FileParser } from './parser.ts';
+import type { MultilineOptions, ParsedRecord } from './parser.ts';
+import { compileSelector, createFilter, parseLogName, parsePodDir, selectorMatches } from './paths.ts';
+import type { PodDir } from './paths.ts';
+import { startStatusServer } from './server.ts';
+import type { StatusServer } from './server.ts';
+
+const openP = promisify(open);
+const closeP = promisify(close);
+const readP = promisify(read);
+const readdirP = promisify(readdir);
+const statBig = (p: string): Promise<import('node:fs').BigIntStats> =>
+  new Promise((res, rej) => stat(p, { bigint: true }, (e, s) => (e ? rej(e) : res(s))));
+const fstatBig = (fd: number): Promise<import('node:fs').BigIntStats> =>
+  new Promise((res, rej) => fstat(fd, { bigint: true }, (e, s) => (e ? rej(e) : res(s))));
+
+const SCOPE_NAME = '@sextant/node-collector';
+const SCOPE_VERSION = '0.1.0';
+const COPY_WAIT_MS = 5000;
+
+interface FileStatus {
+  path: string;
+  key: string;
+  open: boolean;
+  readOffset: number;
+  committedOffset: number;
+  rotated: boolean;
+  gone: boolean;
+}
+
+/** The collector's public face. */
+interface NodeCollector {
+  /** Loads checkpoints, scans the tree once, starts watching, shipping and the status server. */
+  start(): Promise<void>;
+  /** Stops reading, flushes the open batches, waits (bounded) for their acks, persists checkpoints, closes everything. */
+  shutdown(): Promise<void>;
+  readonly metrics: CollectorMetrics;
+  readonly config: ResolvedConfig;
+  /** Address of the status server once started (port 0 picks a free port). */
+  statusAddress(): { host: string; port: number } | undefined;
+  /** Files known, for tests and debugging. */
+  files(): FileStatus[];
+  /** Bytes of records read and not yet acknowledged. */
+  inflightBytes(): number;
+}
+
+interface CollectorOptions {
+  logger?: Logger;
+  /** How long shutdown waits for in-flight batches to be acknowledged. Default 10000. */
+  shutdownTimeoutMs?: number;
+}
+
+interface PendingBatch {
+  resume: number;
+  gen: number;
+  acked: boolean;
+  bytes: number;
+  records: number;
+}
+
+interface OpenBatch {
+  enc: BatchEncoder;
+  resume: number;
+  gen: number;
+  bytes: number;
+  timer: NodeJS.Timeout;
+}
+
+interface ContainerDir {
+  path: string;
+  pod: PodDir;
+  container: string;
+  watcher: FSWatcher | undefined;
+  files: Map<string, TrackedFile>;
+  multiline: MultilineOptions | undefined;
+  scanning: boolean;
+  scanAgain: boolean;
+}
+
+interface PodDirState {
+  path: string;
+  pod: PodDir;
+  watcher: FSWatcher | undefined;
+  containers: Map<string, ContainerDir>;
+  scanning: boolean;
+  scanAgain: boolean;
+}
+
+interface TruncSnapshot {
+  fp: Buffer;
+  offset: number;
+  atMs: number;
+}
+
+class TrackedFile {
+  key: string;
+  dev: string;
+  ino: string;
+  path: string;
+  dir: ContainerDir;
+  rotated = false;
+  gone = false;
+  fd: number | undefined;
+  readOffset = 0;
+  committedOffset = 0;
+  generation = 0;
+  fp: Buffer = Buffer.alloc(0);
+  parser: FileParser;
+  header: Buffer;
+  batch: OpenBatch | undefined;
+  pending: PendingBatch[] = [];
+  reading = false;
+  again = false;
+  lastGrowthMs = Date.now();
+  deferredCopyOf: TrackedFile | undefined;
+  deferredSince = 0;
+  trunc: TruncSnapshot | undefined;
+  constructor(key: string, dev: string, ino: string, path: string, dir: ContainerDir, parser: FileParser, header: Buffer) {
+    this.key = key;
+    this.dev = dev;
+    this.ino = ino;
+    this.path = path;
+    this.dir = dir;
+    this.parser = parser;
+    this.header = header;
+  }
+}
+
+class Collector implements NodeCollector {
+  readonly config: ResolvedConfig;
+  readonly metrics: CollectorMetrics;
+  private readonly log: Logger;
+  private readonly shutdownTimeoutMs: number;
+  private readonly filter: (pod: PodDir, container?: string) => boolean;
+  private readonly multilineRules: { sel: ReturnType<typeof compileSelector>; opts: MultilineOptions }[];
+  private readonly store: CheckpointStore;
+  private readonly exporter: Exporter;
+  private server: StatusServer | undefined;
+  private saved = new Map<string, CheckpointEntry>();
+  private readonly tracked = new Map<string, TrackedFile>();
+  private readonly pods = new Map<string, PodDirState>();
+  private rootWatcher: FSWatcher | undefined;
+  private rootScanning = false;
+  private rootScanAgain = false;
+  private timers: NodeJS.Timeout[] = [];
+  private started = false;
+  private stopping = false;
+  private ready = false;
+  private inflight = 0;
+  private inflightMax = 0;
+  private readonly paused = new Set<TrackedFile>();
+  private readonly sendQueue: { f: TrackedFile; b: PendingBatch; body: Uint8Array }[] = [];
+  private activeSends = 0;
+  private readonly sendsIdle = new Set<() => void>();
+  private readonly buffers: Buffer[] = [];
+  private readonly bufferWaiters: ((b: Buffer) => void)[] = [];
+  private readonly busy = new Set<Promise<void>>();
+
+  constructor(config: ResolvedConfig, opts: CollectorOptions) {
+    this.config = config;
+    this.log = opts.logger ?? silentLogger();
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10000;
+    this.metrics = createCollectorMetrics();
+    this.filter = createFilter(config.include, config.exclude);
+    this.multilineRules = config.multiline.map((m) => ({
+      sel: compileSelector(m),
+      opts: { firstLine: new RegExp(m.firstLine), flushAfterMs: m.flushAfterMs ?? 1000 },
+    }));
+    this.store = createCheckpointStore(config.checkpointDir, config.checkpointIntervalMs, (ok) => {
+      if (ok) this.metrics.checkpointWrites.inc();
+      else this.metrics.checkpointErrors.inc();
+    });
+    this.exporter = createExporter(config, {
+      onAttempt: (r) => this.metrics.batchesSent.inc({ result: r }),
+      onRetry: (reason) => this.metrics.exportRetries.inc({ reason }),
+    });
+    // two read buffers: one being filled while the other is parsed
+    for (let i = 0; i < 2; i++) this.buffers.push(Buffer.allocUnsafe(config.readBufferBytes));
+  }
+
+  statusAddress(): { host: string; port: number } | undefined {
+    return this.server?.address();
+  }
+
+  inflightBytes(): number {
+    return this.inflight;
+  }
+
+  files(): FileStatus[] {
+    return [...this.tracked.values()].map((f) => ({
+      path: f.path,
+      key: f.key,
+      open: f.fd !== undefined,
+      readOffset: f.readOffset,
+      committedOffset: f.committedOffset,
+      rotated: f.rotated,
+      gone: f.gone,
+    }));
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw collectorError('SEXTANT_COLLECTOR_STATE', 'start() was already called');
+    this.started = true;
+    this.saved = await this.store.load();
+    if (this.config.server !== false) {
+      this.server = await startStatusServer(this.config.server, this.metrics.registry, () => this.ready);
+    }
+    this.exporter.start();
+    this.watchRoot();
+    await this.scanRoot(true);
+    // checkpoints of files that no longer exist are forgotten
+    for (const key of this.saved.keys()) if (!this.tracked.has(key)) this.store.delete(key);
+    this.saved.clear();
+    this.store.schedule();
+    this.timers.push(setInterval(() => this.track(this.scanRoot(false)), this.config.rescanIntervalMs));
+    this.timers.push(setInterval(() => this.poll(), this.config.pollIntervalMs));
+    for (const t of this.timers) t.unref();
+    this.ready = true;
+    this.log.info({ root: this.config.logRoot, files: this.tracked.size }, 'node collector started');
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.ready = false;
+    for (const t of this.timers) clearInterval(t);
+    this.rootWatcher?.close();
+    for (const p of this.pods.values()) this.closePod(p);
+    while (this.busy.size > 0) await Promise.allSettled([...this.busy]);
+    for (const f of this.tracked.values()) this.cut(f);
+    await this.waitSendsIdle(this.shutdownTimeoutMs);
+    await this.exporter.shutdown();
+    for (const f of this.tracked.values()) this.saveCheckpoint(f);
+    try {
+      await this.store.shutdown();
+    } catch (e) {
+      this.log.error({ err: e }, 'checkpoint write failed at shutdown');
+    }
+    for (const f of this.tracked.values()) if (f.fd !== undefined) await this.closeFd(f);
+    await this.server?.close();
+  }
+
+  // ---- discovery ----
+
+  private track(p: Promise<void>): void {
+    this.busy.add(p);
+    p.catch((e: unknown) => this.log.warn({ err: e }, 'background task failed')).finally(() => this.busy.delete(p));
+  }
+
+  private safeWatch(path: string, onEvent: (type: string, name: string | null) => void): FSWatcher | undefined {
+    try {
+      const w = watch(path, { persistent: false }, (type, name) => onEvent(type, name));
+      w.on('error', () => w.close());
+      return w;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private watchRoot(): void {
+    if (this.rootWatcher !== undefined) return;
+    this.rootWatcher = this.safeWatch(this.config.logRoot, () => this.track(this.scanRoot(false)));
+  }
+
+  private async scanRoot(startup: boolean): Promise<void> {
+    if (this.stopping) return;
+    if (this.rootScanning) {
+      this.rootScanAgain = true;
+      return;
+    }
+    this.rootScanning = true;
+    try {
+      do {
+        this.rootScanAgain = false;
+        if (this.rootWatcher === undefined) this.watchRoot();
+        let names: string[];
+        try {
+          names = await readdirP(this.config.logRoot);
+        } catch {
+          names = [];
+        }
+        const seen = new Set<string>();
+        const scans: Promise<void>[] = [];
+        for (const name of names) {
+          const pod = parsePodDir(name);
+          if (pod === undefined || !this.filter(pod)) continue;
+          seen.add(name);
+          let p = this.pods.get(name);
+          if (p === undefined) {
+            const path = join(this.config.logRoot, name);
+            const state: PodDirState = { path, pod, watcher: undefined, containers: new Map(), scanning: false, scanAgain: false };
+            state.watcher = this.safeWatch(path, () => this.track(this.scanPod(state, false)));
+            this.pods.set(name, state);
+            p = state;
+          }
+          scans.push(this.scanPod(p, startup));
+        }
+        await Promise.all(scans);
+        for (const [name, p] of this.pods) {
+          if (!seen.has(name)) {
+            this.closePod(p);
+            this.pods.delete(name);
+            for (const c of p.containers.values()) for (const f of c.files.values()) this.markGone(f);
+          }
+        }
+      } while (this.rootScanAgain && !this.stopping);
+    } finally {
+      this.rootScanning = false;
+    }
+  }
+
+  private closePod(p: PodDirState): void {
+    p.watcher?.close();
+    p.watcher = undefined;
+    for (const c of p.containers.values()) {
+      c.watcher?.close();
+      c.watcher = undefined;
+    }
+  }
+
+  private async scanPod(p: PodDirState, startup: boolean): Promise<void> {
+    if (this.stopping) return;
+    if (p.scanning) {
+      p.scanAgain = true;
+      return;
+    }
+    p.scanning = true;
+    try {
+      do {
+        p.scanAgain = false;
+        let names: string[];
+        try {
+          names = await readdirP(p.path);
+        } catch {
+          names = [];
+        }
+        const scans: Promise<void>[] = [];
+        for (const name of names) {
+          if (!this.filter(p.pod, name)) continue;
+          let c = p.containers.get(name);
+          if (c === undefined) {
+            const path = join(p.path, name);
+            const rule = this.multilineRules.find((r) => selectorMatches(r.sel, p.pod, name));
+            const dir: ContainerDir = { path, pod: p.pod, container: name, watcher: undefined, files: new Map(), multiline: rule?.opts, scanning: false, scanAgain: false };
+            dir.watcher = this.safeWatch(path, (type, fname) => this.onContainerEvent(dir, type, fname));
+            p.containers.set(name, dir);
+            c = dir;
+          }
+          scans.push(this.scanContainer(c, startup));
+        }
+        await Promise.all(scans);
+      } while (p.scanAgain && !this.stopping);
+    } finally {
+      p.scanning = false;
+    }
+  }
+
+  private onContainerEvent(dir: ContainerDir, type: string, name: string | null): void {
+    if (this.stopping) return;
+    const f = name !== null ? dir.files.get(name) : undefined;
+    if (type === 'change' && f !== undefined) {
+      this.pump(f);
+      return;
+    }
+    if (name !== null && name.endsWith('.gz')) return;
+    this.track(this.scanContainer(dir, false));
+  }
+
+  private async scanContainer(dir: ContainerDir, startup: boolean): Promise<void> {
+    if (this.stopping) return;
+    if (dir.scanning) {
+      dir.scanAgain = true;
+      return;
+    }
+    dir.scanning = true;
+    try {
+      do {
+        dir.scanAgain = false;
+        let names: string[];
+        try {
+          names = await readdirP(dir.path);
+        } catch {
+          names = [];
+        }
+        const found = new Map<string, TrackedFile>();
+        for (const name of names) {
+          const ln = parseLogName(name);
+          if (ln === undefined) continue;
+          const path = join(dir.path, name);
+          let st: import('node:fs').BigIntStats;
+          try {
+            st = await statBig(path);
+          } catch {
+            continue;
+          }
+          if (!st.isFile()) continue;
+          const key = checkpointKey(st.dev, st.ino);
+          let f = this.tracked.get(key);
+          if (f === undefined) f = await this.openNew(dir, path, ln.rotated, startup);
+          else {
+            f.path = path;
+            f.rotated = ln.rotated;
+            f.gone = false;
+            if (f.fd === undefined && f.deferredCopyOf === undefined && Number(st.size) !== f.readOffset) await this.reopen(f);
+          }
+          if (f !== undefined) {
+            found.set(name, f);
+            this.pump(f);
+          }
+        }
+        for (const f of dir.files.values()) {
+          if (![...found.values()].includes(f)) this.markGone(f);
+        }
+        dir.files = found;
+      } while (dir.scanAgain && !this.stopping);
+    } finally {
+      dir.scanning = false;
+    }
+  }
+
+  private markGone(f: TrackedFile): void {
+    if (f.gone) return;
+    f.gone = true;
+    this.pump(f);
+  }
+
+  private async readFp(fd: number, len: number): Promise<Buffer> {
+    const b = Buffer.alloc(len);
+    let n = 0;
+    while (n < len) {
+      const { bytesRead } = await readP(fd, b, n, len - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return b.subarray(0, n);
+  }
+
+  private async openNew(dir: ContainerDir, path: string, rotated: boolean, startup: boolean): Promise<TrackedFile | undefined> {
+    let fd: number;
+    try {
+      fd = await openP(path, 'r');
+    } catch {
+      return undefined;
+    }
+    const st = await fstatBig(fd);
+    const key = checkpointKey(st.dev, st.ino);
+    const existing = this.tracked.get(key);
+    if (existing !== undefined) {
+      // rotated between stat and open: the path now names a file we know
+      await closeP(fd);
+      return existing;
+    }
+    const size = Number(st.size);
+    const fp = await this.readFp(fd, this.config.fingerprintBytes);
+    const m = parseLogName(path.slice(path.lastIndexOf('/') + 1));
+    const header = encodeResourceHeader(
+      {
+        'k8s.namespace.name': dir.pod.namespace,
+        'k8s.pod.name': dir.pod.pod,
+        'k8s.pod.uid': dir.pod.uid,
+        'k8s.container.name': dir.container,
+        'k8s.container.restart_count': m?.restart ?? 0,
+        'k8s.node.name': this.config.nodeName,
+        'log.file.path': path,
+      },
+      SCOPE_NAME,
+      SCOPE_VERSION,
+    );
+    const parser = new FileParser({
+      maxRecordBytes: this.config.maxRecordBytes,
+      multiline: dir.multiline,
+      hooks: {
+        onTruncated: () => this.metrics.truncatedRecords.inc(),
+        onSkippedBytes: (reason, n) => this.metrics.skippedBytes.inc({ reason }, n),
+        onParseError: (format) => this.metrics.parseErrors.inc({ format }),
+        onInvalidUtf8: () => this.metrics.invalidUtf8.inc(),
+      },
+    });
+    const f = new TrackedFile(key, String(st.dev), String(st.ino), path, dir, parser, header);
+    f.fd = fd;
+    f.rotated = rotated;
+    f.fp = fp;
+    const saved = this.saved.get(key);
+    let start: number | undefined;
+    if (saved !== undefined && saved.fp.length > 0 && fp.subarray(0, saved.fp.length / 2).toString('hex') === saved.fp) {
+      start = saved.offset;
+      if (size < start) {
+        this.metrics.truncatedFiles.inc();
+        start = 0;
+      }
+    } else if (fp.length >= this.config.fingerprintBytes) {
+      // a copy (copytruncate) of a file we tail: continue where the original's acked data ended
+      const orig = [...dir.files.values(), ...this.tracked.values()].find(
+        (o) => o.dir === dir && o.key !== key && ((o.trunc !== undefined && o.trunc.fp.equals(fp)) || o.fp.equals(fp)),
+      );
+      if (orig !== undefined) {
+        if (orig.trunc !== undefined && orig.trunc.fp.equals(fp)) start = Math.min(orig.trunc.offset, size);
+        else {
+          f.deferredCopyOf = orig;
+          f.deferredSince = Date.now();
+          start = 0;
+        }
+      }
+    }
+    if (start === undefined) start = startup && this.config.startAt === 'end' ? size : 0;
+    f.readOffset = start;
+    f.committedOffset = start;
+    this.tracked.set(key, f);
+    this.metrics.filesDiscovered.inc();
+    this.metrics.trackedFiles.set(this.tracked.size);
+    this.metrics.openFiles.inc();
+    this.saveCheckpoint(f);
+    this.store.schedule();
+    return f;
+  }
+
+  private async reopen(f: TrackedFile): Promise<void> {
+    let fd: number;
+    try {
+      fd = await openP(f.path, 'r');
+    } catch {
+      return;
+    }
+    const st = await fstatBig(fd);
+    if (checkpointKey(st.dev, st.ino) !== f.key || f.fd !== undefined) {
+      await closeP(fd);
+      return;
+    }
+    f.fd = fd;
+    f.lastGrowthMs = Date.now();
+    this.metrics.openFiles.inc();
+  }
+
+  private async closeFd(f: TrackedFile): Promise<void> {
+    const fd = f.fd;
+    if (fd === undefined) return;
+    f.fd = undefined;
+    this.metrics.openFiles.dec();
+    await closeP(fd).catch(() => undefined);
+  }
+
+  // ---- reading ----
+
+  private pump(f: TrackedFile): void {
+    if (this.stopping) return;
+    if (f.reading) {
+      f.again = true;
+      return;
+    }
+    f.reading = true;
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          f.again = false;
+          await this.readAvailable(f);
+        } while (f.again && !this.stopping);
+      } finally {
+        f.reading = false;
+      }
+    };
+    this.track(run());
+  }
+
+  private acquireBuffer(): Promise<Buffer> {
+    const b = this.buffers.pop();
+    if (b !== undefined) return Promise.resolve(b);
+    return new Promise((resolve) => this.bufferWaiters.push(resolve));
+  }
+
+  private releaseBuffer(b: Buffer): void {
+    const w = this.bufferWaiters.shift();
+    if (w !== undefined) w(b);
+    else this.buffers.push(b);
+  }
+
+  private async readAvailable(f: TrackedFile): Promise<void> {
+    const fd = f.fd;
+    if (fd === undefined || f.deferredCopyOf !== undefined) return;
+    const st = await fstatBig(fd);
+    let size = Number(st.size);
+    if (size < f.readOffset) this.onTruncated(f);
+    const emit = (r: ParsedRecord): void => this.addRecord(f, r);
+    while (!this.stopping && f.fd === fd) {
+      if (this.inflight >= this.config.maxInflightBytes) {
+        if (!this.paused.has(f)) this.metrics.readPaused.inc();
+        this.paused.add(f);
+        return;
+      }
+      const buf = await this.acquireBuffer();
+      let n: number;
+      try {
+        n = (await readP(fd, buf, 0, buf.length, f.readOffset)).bytesRead;
+        if (n > 0) {
+          const observed = BigInt(Date.now()) * 1_000_000n;
+          f.parser.push(buf, n, f.readOffset, observed, emit);
+          f.readOffset += n;
+          f.lastGrowthMs = Date.now();
+          this.metrics.readBytes.inc(n);
+          if (f.fp.length < this.config.fingerprintBytes && f.readOffset > f.fp.length) f.fp = await this.readFp(fd, this.config.fingerprintBytes);
+        }
+      } finally {
+        this.releaseBuffer(buf);
+      }
+      if (n === 0) {
+        // EOF; a truncation between our reads shows here as a size below the offset
+        size = Number((await fstatBig(fd)).size);
+        if (size < f.readOffset) {
+          this.onTruncated(f);
+          continue;
+        }
+        if (size > f.readOffset) continue;
+        break;
+      }
+    }
+  }
+
+  private onTruncated(f: TrackedFile): void {
+    this.metrics.truncatedFiles.inc();
+    this.log.info({ path: f.path, offset: f.readOffset }, 'file truncated (copytruncate); reading again from 0');
+    const observed = BigInt(Date.now()) * 1_000_000n;
+    f.parser.flush((r) => this.addRecord(f, r), observed);
+    f.parser.reset();
+    this.cut(f);
+    f.trunc = { fp: f.fp, offset: f.committedOffset, atMs: Date.now() };
+    f.generation++;
+    f.readOffset = 0;
+    f.committedOffset = 0;
+    f.fp = Buffer.alloc(0);
+    this.saveCheckpoint(f);
+    this.store.schedule();
+    // a copy found before the truncation waits for this snapshot
+    for (const o of this.tracked.values()) {
+      if (o.deferredCopyOf === f) {
+        o.deferredCopyOf = undefined;
+        o.readOffset = f.trunc.offset;
+        o.committedOffset = o.readOffset;
+        this.saveCheckpoint(o);
+        this.pump(o);
+      }
+    }
+  }
+
+  private addRecord(f: TrackedFile, r: ParsedRecord): void {
+    let b = f.batch;
+    if (b === undefined) {
+      const timer = setTimeout(() => {
+        if (f.batch === b) this.cut(f);
+      }, this.config.batch.maxAgeMs);
+      b = { enc: createBatchEncoder(f.header), resume: f.committedOffset, gen: f.generation, bytes: 0, timer };
+      f.batch = b;
+    }
+    b.enc.add(r);
+    b.resume = r.resumeOffset;
+    const cost = r.body.length + 64;
+    b.bytes += cost;
+    this.inflight += cost;
+    if (this.inflight > this.inflightMax) {
+      this.inflightMax = this.inflight;
+      this.metrics.inflightBytesMax.set(this.inflightMax);
+    }
+    this.metrics.inflightBytes.set(this.inflight);
+    this.metrics.records.inc();
+    if (b.enc.records >= this.config.batch.maxRecords || b.enc.bytes >= this.config.batch.maxBytes) this.cut(f);
+  }
+
+  private cut(f: TrackedFile): void {
+    const b = f.batch;
+    if (b === undefined) return;
+    f.batch = undefined;
+    clearTimeout(b.timer);
+    const pb: PendingBatch = { resume: b.resume, gen: b.gen, acked: false, bytes: b.bytes, records: b.enc.records };
+    f.pending.push(pb);
+    this.sendQueue.push({ f, b: pb, body: b.enc.finish() });
+    this.drainSends();
+  }
+
+  // ---- shipping ----
+
+  private drainSends(): void {
+    while (this.activeSends < this.config.maxConcurrentRequests && this.sendQueue.length > 0 && !this.stoppedSending()) {
+      const item = this.sendQueue.shift();
+      if (item === undefined) break;
+      this.activeSends++;
+      this.exporter
+        .export(item.body)
+        .catch((e: unknown): ExportResult => ({ kind: 'failure', status: 0, error: String(e) }))
+        .then((res) => this.onExported(item.f, item.b, res))
+        .catch((e: unknown) => this.log.error({ err: e }, 'export bookkeeping failed'));
+    }
+    if (this.activeSends === 0 && this.sendQueue.length === 0) for (const w of [...this.sendsIdle]) w();
+  }
+
+  private stoppedSending(): boolean {
+    return false;
+  }
+
+  private onExported(f: TrackedFile, b: PendingBatch, res: ExportResult): void {
+    this.activeSends--;
+    if (res.kind === 'aborted') {
+      this.drainSends();
+      return;
+    }
+    if (res.kind === 'failure') {
+      // a permanent refusal (4xx) is counted, never silent, and must not stall the file forever
+      this.metrics.dropped.inc({ reason: `rejected_${res.status}` }, b.records);
+      this.log.error({ path: f.path, status: res.status, error: res.error, records: b.records }, 'enrichment refused a batch');
+    }
+    b.acked = true;
+    this.inflight -= b.bytes;
+    this.metrics.inflightBytes.set(this.inflight);
+    let moved = false;
+    while (f.pending.length > 0 && f.pending[0]?.acked === true) {
+      const done = f.pending.shift();
+      if (done !== undefined && done.gen === f.generation && done.resume > f.committedOffset) {
+        f.committedOffset = done.resume;
+        moved = true;
+      }
+    }
+    if (moved) {
+      this.saveCheckpoint(f);
+      this.store.schedule();
+    }
+    this.drainSends();
+    if (this.inflight < this.config.maxInflightBytes && this.paused.size > 0) {
+      const resume = [...this.paused];
+      this.paused.clear();
+      for (const p of resume) this.pump(p);
+    }
+  }
+
+  private waitSendsIdle(timeoutMs: number): Promise<void> {
+    if (this.activeSends === 0 && this.sendQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.sendsIdle.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, timeoutMs);
+      this.sendsIdle.add(done);
+    });
+  }
+
+  private saveCheckpoint(f: TrackedFile): void {
+    if (f.deferredCopyOf !== undefined) return;
+    this.store.set({ dev: f.dev, ino: f.ino, path: f.path, offset: f.committedOffset, fp: f.fp.toString('hex') });
+  }
+
+  // ---- periodic safety net ----
+
+  private poll(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    const observed = BigInt(now) * 1_000_000n;
+    for (const f of [...this.tracked.values()]) {
+      if (f.deferredCopyOf !== undefined && now - f.deferredSince > Math.max(COPY_WAIT_MS, this.config.pollIntervalMs * 3)) {
+        // the original's truncation was never seen: read the copy whole (duplicates rather than loss)
+        f.deferredCopyOf = undefined;
+        this.saveCheckpoint(f);
+      }
+      if (f.dir.multiline !== undefined && !f.reading) f.parser.flushIdleGroups((r) => this.addRecord(f, r), now, observed);
+      if (f.fd !== undefined) {
+        this.pump(f);
+        if ((f.rotated || f.gone) && !f.reading && now - f.lastGrowthMs >= this.config.rotatedCloseAfterMs) this.track(this.maybeClose(f));
+      } else if (f.gone && f.pending.length === 0 && f.batch === undefined) {
+        this.tracked.delete(f.key);
+        this.store.delete(f.key);
+        this.metrics.trackedFiles.set(this.tracked.size);
+      }
+    }
+  }
+
+  private async maybeClose(f: TrackedFile): Promise<void> {
+    const fd = f.fd;
+    if (fd === undefined || f.reading) return;
+    const size = Number((await fstatBig(fd)).size);
+    if (size !== f.readOffset || f.reading || f.fd !== fd) return;
+    // the end of a rotated file: unfinished joins are emitted as they are
+    f.parser.flush((r) => this.addRecord(f, r), BigInt(Date.now()) * 1_000_000n);
+    this.cut(f);
+    await this.closeFd(f);
+  }
+}
+
+/** Creates a collector from a (partial) config; values are validated and defaulted here. */
+function createNodeCollector(config: NodeCollectorConfig | ResolvedConfig = {}, options: CollectorOptions = {}): NodeCollector {
+  const resolved = isResolved(config) ? config : resolveConfig(config);
+  return new Collector(resolved, options);
+}
+
+function isResolved(c: NodeCollectorConfig | ResolvedConfig): c is ResolvedConfig {
+  return Array.isArray((c as ResolvedConfig).multiline) && typeof (c as ResolvedConfig).batch?.maxAgeMs === 'number' && typeof (c as ResolvedConfig).retry?.maxMs === 'number' && Array.isArray((c as ResolvedConfig).exclude) && typeof (c as ResolvedConfig).fingerprintBytes === 'number';
+}
+
+export { createNodeCollector };
+export type { NodeCollector, CollectorOptions, FileStatus };

@@ -1,0 +1,35 @@
+// Entry point: `node packages/node-collector/src/main.ts [config.yaml]` (or env SEXTANT_CONFIG).
+// SIGTERM/SIGINT shut down gracefully: flush, wait for acks, persist checkpoints.
+import { createLogger } from '@sextant/pipeline';
+import { loadConfig } from './config.ts';
+import { createNodeCollector } from './collector.ts';
+
+async function main(): Promise<void> {
+  const log = createLogger({ name: 'node-collector', level: (process.env['SEXTANT_LOG_LEVEL'] as 'info' | undefined) ?? 'info' });
+  const config = await loadConfig(process.argv[2] ?? process.env['SEXTANT_CONFIG']);
+  const collector = createNodeCollector(config, { logger: log });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    collector.shutdown().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await collector.start();
+  const addr = collector.statusAddress();
+  // one machine-readable line so that a parent process (tests, the CLI) learns the status port
+  process.stdout.write(`${JSON.stringify({ msg: 'sextant-node-collector-ready', statusPort: addr?.port ?? null })}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? `${(e as { code?: string }).code ?? ''} ${e.message}` : String(e)}\n`);
+  process.exit(1);
+});
