@@ -85,11 +85,6 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- printf "%s-enrichment-headless" (include "sextant.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* sextant.enrichment.endpoint: the URL the collectors send OTLP/HTTP to (https when mTLS is on). */}}
-{{- define "sextant.enrichment.endpoint" -}}
-{{- printf "%s://%s.%s.svc.%s:24321" (ternary "https" "http" (ne .Values.mtlsSecret "")) (include "sextant.enrichment.headless" .) .Release.Namespace .Values.clusterDomain -}}
-{{- end -}}
-
 {{/* sextant.traceReceiver.name: name of the trace receiver's objects. */}}
 {{- define "sextant.traceReceiver.name" -}}
 {{- printf "%s-trace-receiver" (include "sextant.fullname" .) | trunc 63 | trimSuffix "-" -}}

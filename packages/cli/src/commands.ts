@@ -1,0 +1,20 @@
+// The subcommands of `sextant`. Each entry is one `sextant <name> ...`.
+//
+// Component and demo subcommands are added here by their packages' owners, one line each, e.g.
+//   'node-collector': nodeCollectorCommand,   // from @sextant/node-collector: runs the DaemonSet agent
+//   enrichment: enrichmentCommand,            // from @sextant/enrichment
+//   'trace-receiver': traceReceiverCommand,   // from @sextant/trace-receiver
+//   demo: demoCommand,                        // the local end-to-end demo
+// The chart runs the image as `sextant <component> --config /etc/sextant/config.yaml`.
+import type { Command } from './io.ts';
+import { networkPoliciesCommand } from './networkpolicies.ts';
+import { privilegesCommand } from './privileges.ts';
+import { versionCommand } from './version.ts';
+
+export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
+  // --- component subcommands go here ---
+  // --- tools ---
+  ['privileges', privilegesCommand],
+  ['networkpolicies', networkPoliciesCommand],
+  ['version', versionCommand],
+]);
