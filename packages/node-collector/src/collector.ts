@@ -108,7 +108,10 @@ interface PodDirState {
 
 interface TruncSnapshot {
   fp: Buffer;
-  offset: number;
+  /** Acked offset at the truncation: a copy's checkpoint starts here, so a crash re-reads rather than loses. */
+  committed: number;
+  /** Read offset at the truncation: a copy's reading starts here (the bytes before are in batches already). */
+  read: number;
   atMs: number;
 }
 
@@ -502,6 +505,7 @@ class Collector implements NodeCollector {
     f.fp = fp;
     const saved = this.saved.get(key);
     let start: number | undefined;
+    let readFrom: number | undefined;
     if (saved !== undefined && saved.fp.length > 0 && fp.subarray(0, saved.fp.length / 2).toString('hex') === saved.fp) {
       start = saved.offset;
       if (size < start) {
@@ -514,7 +518,10 @@ class Collector implements NodeCollector {
         (o) => o.dir === dir && o.key !== key && ((o.trunc !== undefined && o.trunc.fp.equals(fp)) || o.fp.equals(fp)),
       );
       if (orig !== undefined) {
-        if (orig.trunc !== undefined && orig.trunc.fp.equals(fp)) start = Math.min(orig.trunc.offset, size);
+        if (orig.trunc !== undefined && orig.trunc.fp.equals(fp)) {
+          start = Math.min(orig.trunc.committed, size);
+          readFrom = Math.min(orig.trunc.read, size);
+        }
         else {
           f.deferredCopyOf = orig;
           f.deferredSince = Date.now();
@@ -523,7 +530,7 @@ class Collector implements NodeCollector {
       }
     }
     if (start === undefined) start = startup && this.config.startAt === 'end' ? size : 0;
-    f.readOffset = start;
+    f.readOffset = readFrom ?? start;
     f.committedOffset = start;
     this.tracked.set(key, f);
     this.metrics.filesDiscovered.inc();
@@ -641,7 +648,7 @@ class Collector implements NodeCollector {
     f.parser.flush((r) => this.addRecord(f, r), observed);
     f.parser.reset();
     this.cut(f);
-    f.trunc = { fp: f.fp, offset: f.committedOffset, atMs: Date.now() };
+    f.trunc = { fp: f.fp, committed: f.committedOffset, read: f.readOffset, atMs: Date.now() };
     f.generation++;
     f.readOffset = 0;
     f.committedOffset = 0;
@@ -652,8 +659,8 @@ class Collector implements NodeCollector {
     for (const o of this.tracked.values()) {
       if (o.deferredCopyOf === f) {
         o.deferredCopyOf = undefined;
-        o.readOffset = f.trunc.offset;
-        o.committedOffset = o.readOffset;
+        o.readOffset = f.trunc.read;
+        o.committedOffset = f.trunc.committed;
         this.saveCheckpoint(o);
         this.pump(o);
       }

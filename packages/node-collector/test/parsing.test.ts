@@ -81,7 +81,7 @@ test('CRI: P/F joined per stream with stdout and stderr interleaved, bytes kept,
   t.assert.equal(e2ab?.timeUnixNano, T1_NS + 1_000_000_000n - 123_456_789n + 2n);
   t.assert.equal(malformed?.attributes['log.parse.error'], true);
   t.assert.equal(malformed?.attributes['log.iostream'], undefined);
-  t.assert.ok((malformed?.timeUnixNano ?? 0n) > 0n, 'a malformed line gets the observed time');
+  t.assert.equal((malformed?.timeUnixNano ?? 0n) > 0n, true, 'a malformed line gets the observed time');
   t.assert.equal(invalid?.attributes['log.record.invalid_utf8'], true);
   t.assert.equal(invalid?.bodyKind, 'string');
   const res = got[0]?.resource ?? {};
@@ -121,16 +121,16 @@ test('a 10 MB line and a 10 MB P/F sequence are truncated to max_record_bytes, f
   t.assert.equal(big1?.attributes['log.record.truncated'], true);
   t.assert.equal(after1?.body.toString(), 'after-1');
   t.assert.equal(after1?.attributes['log.record.truncated'], undefined);
-  t.assert.ok((big2?.body.length ?? 0) <= 1 << 20 && (big2?.body.length ?? 0) > (1 << 20) - 4);
-  t.assert.ok(big2?.body.toString('utf8').startsWith('yyy'));
-  t.assert.ok(!big2?.body.toString('utf8').includes('\ufffd'), 'the cut falls on a UTF-8 boundary');
+  t.assert.equal((big2?.body.length ?? 0) <= 1 << 20 && (big2?.body.length ?? 0) > (1 << 20) - 4, true);
+  t.assert.equal(big2?.body.toString('utf8').startsWith('yyy'), true);
+  t.assert.equal(big2?.body.toString('utf8').includes('\ufffd'), false, 'the cut falls on a UTF-8 boundary');
   t.assert.equal(big2?.attributes['log.record.truncated'], true);
   t.assert.equal(big2?.attributes['log.iostream'], 'stderr');
   t.assert.equal(after2?.body.toString(), 'after-2');
   t.assert.equal(got[0]?.resource['k8s.container.restart_count'], 2n);
   const metrics = await (await fetch(`http://127.0.0.1:${c.statusAddress()?.port}/metrics`)).text();
   t.assert.equal(metricValue(metrics, 'sextant_node_collector_truncated_total'), 2);
-  t.assert.ok((metricValue(metrics, 'sextant_node_collector_skipped_bytes_total', '{reason="record_too_large"}') ?? 0) > 18 * 1024 * 1024);
+  t.assert.equal((metricValue(metrics, 'sextant_node_collector_skipped_bytes_total', '{reason="record_too_large"}') ?? 0) > 18 * 1024 * 1024, true);
 });
 
 test('docker json-file: detected, partial lines joined per stream, nanoseconds, escapes, malformed lines flagged', async (t) => {

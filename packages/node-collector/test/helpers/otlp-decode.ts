@@ -68,7 +68,7 @@ class Reader {
 function anyValue(b: Buffer): { v: Value; kind: 'string' | 'bytes' | 'none'; raw: Buffer } {
   let v: Value;
   let kind: 'string' | 'bytes' | 'none' = 'none';
-  let raw = Buffer.alloc(0);
+  let raw: Buffer = Buffer.alloc(0);
   new Reader(b).fields((f, w, r) => {
     if (f === 1 && w === 2) {
       raw = r.bytes();
@@ -109,7 +109,7 @@ function decodeLogsRequest(body: Buffer): DecodedResourceLogs[] {
           if (f3 === 1 && w3 === 2) {
             new Reader(r3.bytes()).fields((f4, w4, r4) => (f4 === 1 && w4 === 2 ? (rl.scopeName = r4.bytes().toString('utf8')) : r4.skip(w4)));
           } else if (f3 === 2 && w3 === 2) {
-            const rec: DecodedRecord = { timeUnixNano: 0n, observedTimeUnixNano: 0n, body: Buffer.alloc(0), bodyKind: 'none', attributes: {} };
+            const rec: DecodedRecord = { timeUnixNano: 0n, observedTimeUnixNano: 0n, body: Buffer.alloc(0) as Buffer, bodyKind: 'none', attributes: {} };
             new Reader(r3.bytes()).fields((f4, w4, r4) => {
               if (f4 === 1 && w4 === 1) rec.timeUnixNano = r4.fixed64();
               else if (f4 === 11 && w4 === 1) rec.observedTimeUnixNano = r4.fixed64();
