@@ -614,6 +614,11 @@ class Collector implements NodeCollector {
         return;
       }
       const buf = await this.acquireBuffer();
+      if (this.inflight >= this.config.maxInflightBytes || f.fd !== fd) {
+        // the bound was reached while this read waited for a buffer
+        this.releaseBuffer(buf);
+        continue;
+      }
       let n: number;
       try {
         n = (await readP(fd, buf, 0, buf.length, f.readOffset)).bytesRead;
@@ -676,9 +681,11 @@ class Collector implements NodeCollector {
       b = { enc: createBatchEncoder(f.header), resume: f.committedOffset, gen: f.generation, bytes: 0, timer };
       f.batch = b;
     }
+    const before = b.enc.bytes;
     b.enc.add(r);
     b.resume = r.resumeOffset;
-    const cost = r.body.length + 64;
+    // in-flight bytes are the encoded bytes held until the ack
+    const cost = b.enc.bytes - before;
     b.bytes += cost;
     this.inflight += cost;
     if (this.inflight > this.inflightMax) {

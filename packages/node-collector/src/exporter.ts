@@ -122,7 +122,8 @@ class HttpExporter implements Exporter {
       if (r.endpointFault) ep.unhealthyUntil = Date.now() + this.cfg.unhealthyForMs;
       // another healthy endpoint is tried at once; otherwise wait
       if (r.endpointFault && r.retryAfterMs === undefined && this.healthyCount() > 0) continue;
-      await this.sleep(r.retryAfterMs ?? this.backoff(attempt++));
+      // Retry-After is honoured, but never below the initial backoff (a "0" must not become a busy loop)
+      await this.sleep(r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : this.backoff(attempt++));
     }
     return { kind: 'aborted' };
   }
