@@ -1,8 +1,8 @@
 // The node collector: discovers pod log files (inotify through fs.watch, plus a periodic rescan that only repairs),
 // tails them by device + inode, parses, batches one container file per OTLP ResourceLogs, ships, and moves
 // durable checkpoints only past acknowledged batches. See ARCHITECTURE.md "Delivery contract" and LESSONS.md.
-import { watch, type FSWatcher } from 'node:fs';
-import { close, fstat, open, read, readdir, stat } from 'node:fs';
+import { close, fstat, open, read, readdir, stat, watch } from 'node:fs';
+import type { BigIntStats, FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '@sextant/pipeline';
@@ -12,7 +12,7 @@ import type { CheckpointEntry, CheckpointStore } from './checkpoints.ts';
 import { resolveConfig } from './config.ts';
 import type { NodeCollectorConfig, ResolvedConfig } from './config.ts';
 import { createBatchEncoder, encodeResourceHeader } from './encoder.ts';
-import type { BatchEncoder } from './encoder.ts';
+import type { BatchEncoder, ResourceHeader } from './encoder.ts';
 import { collectorError } from './errors.ts';
 import { createExporter } from './exporter.ts';
 import type { Exporter, ExportResult } from './exporter.ts';
@@ -29,9 +29,9 @@ const openP = promisify(open);
 const closeP = promisify(close);
 const readP = promisify(read);
 const readdirP = promisify(readdir);
-const statBig = (p: string): Promise<import('node:fs').BigIntStats> =>
+const statBig = (p: string): Promise<BigIntStats> =>
   new Promise((res, rej) => stat(p, { bigint: true }, (e, s) => (e ? rej(e) : res(s))));
-const fstatBig = (fd: number): Promise<import('node:fs').BigIntStats> =>
+const fstatBig = (fd: number): Promise<BigIntStats> =>
   new Promise((res, rej) => fstat(fd, { bigint: true }, (e, s) => (e ? rej(e) : res(s))));
 
 const SCOPE_NAME = '@sextant/node-collector';
@@ -129,7 +129,7 @@ class TrackedFile {
   generation = 0;
   fp: Buffer = Buffer.alloc(0);
   parser: FileParser;
-  header: Buffer;
+  header: ResourceHeader;
   batch: OpenBatch | undefined;
   pending: PendingBatch[] = [];
   reading = false;
@@ -138,7 +138,7 @@ class TrackedFile {
   deferredCopyOf: TrackedFile | undefined;
   deferredSince = 0;
   trunc: TruncSnapshot | undefined;
-  constructor(key: string, dev: string, ino: string, path: string, dir: ContainerDir, parser: FileParser, header: Buffer) {
+  constructor(key: string, dev: string, ino: string, path: string, dir: ContainerDir, parser: FileParser, header: ResourceHeader) {
     this.key = key;
     this.dev = dev;
     this.ino = ino;
@@ -410,7 +410,7 @@ class Collector implements NodeCollector {
           const ln = parseLogName(name);
           if (ln === undefined) continue;
           const path = join(dir.path, name);
-          let st: import('node:fs').BigIntStats;
+          let st: BigIntStats;
           try {
             st = await statBig(path);
           } catch {

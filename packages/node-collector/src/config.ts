@@ -259,7 +259,7 @@ async function loadConfig(path: string | undefined = process.env['SEXTANT_CONFIG
     throw collectorError('SEXTANT_COLLECTOR_CONFIG_INVALID', `${path} is not YAML (${String(e)})`, e);
   }
   if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) bad(path, parsed, 'a YAML mapping');
-  return resolveConfig((parsed ?? {}) as Record<string, unknown>, env);
+  return resolveConfig(parsed ?? {}, env);
 }
 
 export { resolveConfig, loadConfig };

@@ -22,7 +22,7 @@ function startCollector(configPath: string): { child: ChildProcess; exited: Prom
   return { child, exited };
 }
 
-test('crash: SIGKILL every few seconds during rotation stress loses no line', { timeout: 150000 }, async (t) => {
+void test('crash: SIGKILL every few seconds during rotation stress loses no line', { timeout: 150000 }, async (t) => {
   const root = await tempDir(t, 'nc-crash-root-');
   const ckpt = await tempDir(t, 'nc-crash-ckpt-');
   const ids = ['k1', 'k2'];

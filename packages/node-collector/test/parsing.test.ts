@@ -1,6 +1,7 @@
 // Parsing end to end: real files in a pod log tree, the collector, a real HTTP receiver decoding the wire bytes.
 // Each case is a lesson from LESSONS.md "Parsing".
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNodeCollector, parseRfc3339Nano } from '../src/index.ts';
@@ -16,7 +17,7 @@ interface Got {
   rec: DecodedRecord;
 }
 
-async function setup(t: import('node:test').TestContext, extra: Parameters<typeof testConfig>[3] = {}) {
+async function setup(t: TestContext, extra: Parameters<typeof testConfig>[3] = {}) {
   const root = await tempDir(t, 'nc-parse-root-');
   const ckpt = await tempDir(t, 'nc-parse-ckpt-');
   const got: Got[] = [];
@@ -32,7 +33,7 @@ function bodies(got: Got[], container: string): string[] {
   return got.filter((g) => g.resource['k8s.container.name'] === container).map((g) => g.rec.body.toString('utf8'));
 }
 
-test('timestamps keep nanoseconds and offsets', (t) => {
+void test('timestamps keep nanoseconds and offsets', (t) => {
   const b = (s: string) => Buffer.from(s);
   t.assert.equal(parseRfc3339Nano(b(T1), 0, T1.length), T1_NS);
   t.assert.equal(parseRfc3339Nano(b('2026-11-24T08:15:00.123456789+02:00'), 0, 35), T1_NS);
@@ -43,7 +44,7 @@ test('timestamps keep nanoseconds and offsets', (t) => {
   t.assert.equal(parseRfc3339Nano(b('not a timestamp at all'), 0, 22), undefined);
 });
 
-test('CRI: P/F joined per stream with stdout and stderr interleaved, bytes kept, nanoseconds, malformed and invalid UTF-8 delivered', async (t) => {
+void test('CRI: P/F joined per stream with stdout and stderr interleaved, bytes kept, nanoseconds, malformed and invalid UTF-8 delivered', async (t) => {
   const { root, got, config } = await setup(t, { readBufferBytes: 4096 });
   const dir = join(root, 'shop_cart-7d9f_0c8a1f2e-1111-2222-3333-444455556666', 'app');
   await mkdir(dir, { recursive: true });
@@ -99,7 +100,7 @@ test('CRI: P/F joined per stream with stdout and stderr interleaved, bytes kept,
   t.assert.equal(metricValue(metrics, 'sextant_node_collector_invalid_utf8_total'), 1);
 });
 
-test('a 10 MB line and a 10 MB P/F sequence are truncated to max_record_bytes, flagged and counted; the next lines arrive', async (t) => {
+void test('a 10 MB line and a 10 MB P/F sequence are truncated to max_record_bytes, flagged and counted; the next lines arrive', async (t) => {
   const { root, got, config } = await setup(t, { maxRecordBytes: 1 << 20, readBufferBytes: 64 * 1024 });
   const dir = join(root, 'big_pod_u1', 'c');
   await mkdir(dir, { recursive: true });
@@ -133,7 +134,7 @@ test('a 10 MB line and a 10 MB P/F sequence are truncated to max_record_bytes, f
   t.assert.equal((metricValue(metrics, 'sextant_node_collector_skipped_bytes_total', '{reason="record_too_large"}') ?? 0) > 18 * 1024 * 1024, true);
 });
 
-test('docker json-file: detected, partial lines joined per stream, nanoseconds, escapes, malformed lines flagged', async (t) => {
+void test('docker json-file: detected, partial lines joined per stream, nanoseconds, escapes, malformed lines flagged', async (t) => {
   const { root, got, config } = await setup(t);
   const dir = join(root, 'legacy_web-0_u2', 'nginx');
   await mkdir(dir, { recursive: true });
@@ -158,7 +159,7 @@ test('docker json-file: detected, partial lines joined per stream, nanoseconds, 
   t.assert.equal(got[3]?.rec.attributes['log.parse.error'], true);
 });
 
-test('a P part read before the collector stops is joined with its F after a restart; the checkpoint stays before the P line', async (t) => {
+void test('a P part read before the collector stops is joined with its F after a restart; the checkpoint stays before the P line', async (t) => {
   const { root, ckpt, got, config } = await setup(t);
   const dir = join(root, 'ns_p_u3', 'c');
   await mkdir(dir, { recursive: true });

@@ -9,7 +9,7 @@ import { runWriter, Tally } from './helpers/lines.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { metricValue, tempDir, testConfig, waitFor } from './helpers/util.ts';
 
-test('receiver down (503, then unreachable): nothing lost, in-flight bytes bounded, checkpoints held, reading resumes', { timeout: 120000 }, async (t) => {
+void test('receiver down (503, then unreachable): nothing lost, in-flight bytes bounded, checkpoints held, reading resumes', { timeout: 120000 }, async (t) => {
   const root = await tempDir(t, 'nc-down-root-');
   const ckpt = await tempDir(t, 'nc-down-ckpt-');
   const tally = new Tally(['d'], 100000);

@@ -11,7 +11,7 @@ import type { WriterOptions } from './helpers/lines.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { metricValue, tempDir, testConfig, waitFor } from './helpers/util.ts';
 
-test('rotation stress: rename (kubelet), copytruncate and delete-before-read lose no line', { timeout: 120000 }, async (t) => {
+void test('rotation stress: rename (kubelet), copytruncate and delete-before-read lose no line', { timeout: 120000 }, async (t) => {
   const root = await tempDir(t, 'nc-rot-root-');
   const ckpt = await tempDir(t, 'nc-rot-ckpt-');
   const ids = ['a', 'b'];
