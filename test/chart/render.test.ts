@@ -1,0 +1,434 @@
+// The chart as helm renders it: lint, the scenario matrix (kinds, mounts, ports, RBAC rules), presets,
+// schema strictness and the documentation conventions. Real helm from @sextant/test-env; no cluster needed.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { helm } from '@sextant/test-env';
+import { CHART_DIR, SCENARIOS, componentOf, find, podTemplates, render, renderScenario, scenarioFile } from './chart.ts';
+import type { Obj } from './chart.ts';
+
+const ALL_SCENARIOS = [
+  'all-off-except-traces',
+  'all-on',
+  'collector-nonroot',
+  'collector-root',
+  'custom-ca',
+  'logs-only',
+  'metrics-only',
+  'mtls',
+  'netpol-off',
+  'traces-only',
+];
+
+interface Summary {
+  kinds: string[];
+  mounts: string[];
+  ports: string[];
+  rbac: string[];
+}
+
+const shortName = (name: string): string => name.replace(/^sx-sextant-?/, '') || '(fullname)';
+
+/** What a scenario's objects add up to, in sorted lines that read like the chart README. */
+function summarize(objects: readonly Obj[]): Summary {
+  const kinds = objects.map((o) => `${o.kind}/${shortName(o.metadata.name)}`).sort();
+  const mounts: string[] = [];
+  const ports: string[] = [];
+  for (const [component, { template }] of podTemplates(objects)) {
+    for (const c of template.spec.containers) {
+      for (const m of c.volumeMounts ?? []) {
+        const v = template.spec.volumes?.find((x) => x.name === m.name);
+        const source = v?.hostPath ? `hostPath ${v.hostPath.path}` : v?.secret ? `secret ${v.secret.secretName}` : v?.configMap ? 'configMap' : m.name;
+        mounts.push(`${component} ${m.mountPath} ${m.readOnly === true ? 'ro' : 'rw'} <- ${source}`);
+      }
+      for (const p of c.ports ?? []) ports.push(`${component} ${p.name} ${p.containerPort}/${p.protocol}`);
+    }
+  }
+  for (const s of objects.filter((o) => o.kind === 'Service')) {
+    for (const p of (s['spec'] as { ports: { name: string; port: number }[] }).ports) ports.push(`Service/${shortName(s.metadata.name)} ${p.name} ${p.port}`);
+  }
+  const rbac: string[] = [];
+  for (const r of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
+    for (const rule of r['rules'] as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
+      for (const g of rule.apiGroups) for (const res of rule.resources) rbac.push(`${componentOf(r)} ${r.kind} ${rule.verbs.join(',')} ${g === '' ? res : `${res}.${g}`}`);
+    }
+  }
+  return { kinds, mounts: mounts.sort(), ports: ports.sort(), rbac: rbac.sort() };
+}
+
+// Building blocks of the expected matrix: each is what one feature adds.
+const collectorKinds = ['ConfigMap/node-collector', 'DaemonSet/node-collector', 'ServiceAccount/node-collector'];
+const enrichmentKinds = [
+  'ClusterRole/enrichment',
+  'ClusterRoleBinding/enrichment',
+  'ConfigMap/enrichment',
+  'PodDisruptionBudget/enrichment',
+  'Service/enrichment',
+  'Service/enrichment-headless',
+  'ServiceAccount/enrichment',
+  'StatefulSet/enrichment',
+];
+const traceKinds = ['ClusterRole/trace-receiver', 'ClusterRoleBinding/trace-receiver', 'ConfigMap/trace-receiver', 'Deployment/trace-receiver', 'Service/trace-receiver', 'ServiceAccount/trace-receiver'];
+const dashboard = ['ConfigMap/dashboard'];
+const kubeletKinds = ['ClusterRole/node-collector', 'ClusterRoleBinding/node-collector'];
+const eventsKinds = ['Role/enrichment-events-leader', 'RoleBinding/enrichment-events-leader'];
+const netpol = (...components: string[]): string[] => components.map((c) => `NetworkPolicy/${c}`);
+
+const collectorBaseMounts = ['node-collector /etc/sextant/config.yaml ro <- configMap', 'node-collector /tmp rw <- tmp'];
+const logsMounts = ['node-collector /var/lib/sextant/checkpoints rw <- hostPath /var/lib/sextant/checkpoints', 'node-collector /var/log/pods ro <- hostPath /var/log/pods'];
+const hostMounts = ['node-collector /host/proc ro <- hostPath /proc', 'node-collector /host/sys ro <- hostPath /sys'];
+const enrichmentMounts = ['enrichment /etc/sextant/config.yaml ro <- configMap', 'enrichment /tmp rw <- tmp', 'enrichment /var/lib/sextant/queue rw <- queue'];
+const traceMounts = ['trace-receiver /etc/sextant/config.yaml ro <- configMap', 'trace-receiver /tmp rw <- tmp'];
+
+const collectorPorts = ['node-collector metrics 2020/TCP'];
+const enrichmentPorts = ['enrichment otlp-http 24321/TCP', 'Service/enrichment otlp-http 24321', 'Service/enrichment-headless otlp-http 24321'];
+const tracePorts = (grpc: boolean, http: boolean): string[] => [
+  ...(grpc ? ['trace-receiver otlp-grpc 4317/TCP', 'Service/trace-receiver otlp-grpc 4317'] : []),
+  ...(http ? ['trace-receiver otlp-http 4318/TCP', 'Service/trace-receiver otlp-http 4318'] : []),
+  'trace-receiver metrics 8888/TCP',
+  'Service/trace-receiver metrics 8888',
+];
+
+const metadataRules = (component: string): string[] =>
+  ['pods', 'namespaces', 'nodes', 'replicasets.apps', 'jobs.batch'].map((r) => `${component} ClusterRole get,list,watch ${r}`);
+const kubeletRules = ['node-collector ClusterRole get nodes/stats'];
+const eventsRules = ['enrichment ClusterRole get,list,watch events.events.k8s.io', 'enrichment Role get,create,update leases.coordination.k8s.io'];
+
+const sorted = (...parts: string[][]): string[] => parts.flat().sort();
+
+/** The expected matrix: exactly these kinds, mounts, ports and rules, and nothing else. */
+const expected: Record<string, Summary> = {
+  'logs-only': {
+    kinds: sorted(collectorKinds, enrichmentKinds, dashboard, netpol('node-collector', 'enrichment')),
+    mounts: sorted(collectorBaseMounts, logsMounts, enrichmentMounts),
+    ports: sorted(collectorPorts, enrichmentPorts),
+    rbac: sorted(metadataRules('enrichment')),
+  },
+  'metrics-only': {
+    kinds: sorted(collectorKinds, kubeletKinds, enrichmentKinds, dashboard, netpol('node-collector', 'enrichment')),
+    mounts: sorted(collectorBaseMounts, hostMounts, enrichmentMounts),
+    ports: sorted(collectorPorts, enrichmentPorts),
+    rbac: sorted(kubeletRules, metadataRules('enrichment')),
+  },
+  'traces-only': {
+    kinds: sorted(traceKinds, dashboard, netpol('trace-receiver')),
+    mounts: sorted(traceMounts),
+    ports: sorted(tracePorts(true, true)),
+    rbac: sorted(metadataRules('trace-receiver')),
+  },
+  'all-on': {
+    kinds: sorted(
+      collectorKinds,
+      kubeletKinds,
+      enrichmentKinds,
+      eventsKinds,
+      traceKinds,
+      dashboard,
+      netpol('node-collector', 'enrichment', 'trace-receiver'),
+      ['PodMonitor/node-collector', 'ServiceMonitor/enrichment', 'ServiceMonitor/trace-receiver'],
+    ),
+    mounts: sorted(collectorBaseMounts, logsMounts, hostMounts, enrichmentMounts, traceMounts),
+    ports: sorted(collectorPorts, enrichmentPorts, tracePorts(true, true)),
+    rbac: sorted(kubeletRules, metadataRules('enrichment'), eventsRules, metadataRules('trace-receiver')),
+  },
+  'all-off-except-traces': {
+    kinds: sorted(traceKinds, netpol('trace-receiver')),
+    mounts: sorted(traceMounts),
+    ports: sorted(tracePorts(false, true)),
+    rbac: sorted(metadataRules('trace-receiver')),
+  },
+};
+const defaults: Summary = {
+  kinds: sorted(collectorKinds, enrichmentKinds, traceKinds, dashboard, netpol('node-collector', 'enrichment', 'trace-receiver')),
+  mounts: sorted(collectorBaseMounts, logsMounts, hostMounts, enrichmentMounts, traceMounts),
+  ports: sorted(collectorPorts, enrichmentPorts, tracePorts(true, true)),
+  rbac: sorted(metadataRules('enrichment'), metadataRules('trace-receiver')),
+};
+expected['collector-root'] = defaults;
+expected['collector-nonroot'] = defaults;
+expected['netpol-off'] = { ...defaults, kinds: defaults.kinds.filter((k) => !k.startsWith('NetworkPolicy/')) };
+expected['custom-ca'] = {
+  ...defaults,
+  mounts: sorted(
+    defaults.mounts,
+    ['node-collector', 'enrichment', 'trace-receiver'].map((c) => `${c} /etc/sextant/ca ro <- secret corporate-ca`),
+    ['enrichment', 'trace-receiver'].map((c) => `${c} /etc/sextant/backend ro <- secret sextant-backend`),
+  ),
+};
+expected['mtls'] = {
+  ...defaults,
+  mounts: sorted(defaults.mounts, ['node-collector', 'enrichment'].map((c) => `${c} /etc/sextant/mtls ro <- secret sextant-mtls`)),
+};
+
+void suite('chart: helm lint and template', () => {
+  void test('the scenario files are exactly the matrix the issue asks for', (t) => {
+    t.assert.deepStrictEqual([...SCENARIOS], ALL_SCENARIOS);
+  });
+
+  void test('helm lint passes with the defaults and with every scenario', async (t) => {
+    const base = await helm(['lint', CHART_DIR, '--strict']);
+    t.assert.equal(base.code, 0, base.stdout + base.stderr);
+    for (const s of SCENARIOS) {
+      const r = await helm(['lint', CHART_DIR, '--strict', '--values', scenarioFile(s)]);
+      t.assert.equal(r.code, 0, `${s}: ${r.stdout}${r.stderr}`);
+      t.assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
+  for (const s of ALL_SCENARIOS) {
+    void test(`scenario ${s}: exactly the expected kinds, mounts, ports and RBAC rules`, async (t) => {
+      const summary = summarize(await renderScenario(s));
+      const want = expected[s];
+      t.assert.ok(want, `no expectation for ${s}`);
+      t.assert.deepStrictEqual(summary.kinds, want.kinds, 'kinds');
+      t.assert.deepStrictEqual(summary.mounts, want.mounts, 'mounts');
+      t.assert.deepStrictEqual(summary.ports, want.ports, 'ports');
+      t.assert.deepStrictEqual(summary.rbac, want.rbac, 'RBAC rules');
+    });
+  }
+
+  void test('no scenario asks for privileged mode, host namespaces, added capabilities or a writable root filesystem', async (t) => {
+    for (const s of SCENARIOS) {
+      for (const [component, { template }] of podTemplates(await renderScenario(s))) {
+        const where = `${s}/${component}`;
+        const spec = template.spec;
+        t.assert.ok(spec.hostNetwork !== true && spec.hostPID !== true && spec.hostIPC !== true, `${where}: host namespaces`);
+        t.assert.deepStrictEqual((spec.securityContext?.['seccompProfile'] as { type: string }).type, 'RuntimeDefault', where);
+        for (const c of spec.containers) {
+          const sc = c.securityContext ?? {};
+          t.assert.equal(sc['privileged'], false, `${where}: privileged`);
+          t.assert.equal(sc['allowPrivilegeEscalation'], false, `${where}: privilege escalation`);
+          t.assert.equal(sc['readOnlyRootFilesystem'], true, `${where}: root fs`);
+          t.assert.deepStrictEqual(sc['capabilities'], { drop: ['ALL'] }, `${where}: capabilities`);
+        }
+        // Every hostPath is read-only except the checkpoint directory.
+        for (const v of spec.volumes ?? []) {
+          if (!v.hostPath) continue;
+          const mount = spec.containers[0]?.volumeMounts?.find((m) => m.name === v.name);
+          t.assert.equal(mount?.readOnly === true, v.hostPath.path !== '/var/lib/sextant/checkpoints', `${where}: ${v.hostPath.path}`);
+          t.assert.equal(v.hostPath.type, v.hostPath.path === '/var/lib/sextant/checkpoints' ? 'DirectoryOrCreate' : 'Directory');
+        }
+      }
+    }
+  });
+
+  void test('presets: collector root is uid 0, nonroot is the given uid/gid/groups, enrichment and traces are restricted 65532', async (t) => {
+    const root = podTemplates(await renderScenario('collector-root'));
+    t.assert.deepStrictEqual(root.get('node-collector')?.template.spec.securityContext, {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    t.assert.equal(root.get('node-collector')?.template.metadata.annotations?.['sextant.io/security-preset'], 'root');
+    const nonroot = podTemplates(await renderScenario('collector-nonroot'));
+    t.assert.deepStrictEqual(nonroot.get('node-collector')?.template.spec.securityContext, {
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      runAsNonRoot: true,
+      supplementalGroups: [4],
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    for (const c of ['enrichment', 'trace-receiver']) {
+      const spec = root.get(c)?.template.spec;
+      t.assert.deepStrictEqual(spec?.securityContext, { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      t.assert.equal(spec?.containers[0]?.securityContext?.['runAsNonRoot'], true);
+    }
+  });
+
+  void test('explicit podSecurityContext and securityContext override the preset key by key', async (t) => {
+    const r = await render({
+      files: [scenarioFile('collector-root')],
+      set: [
+        'collector.podSecurityContext.runAsUser=1234',
+        'collector.podSecurityContext.fsGroup=55',
+        'collector.securityContext.readOnlyRootFilesystem=false',
+        'enrichment.podSecurityContext.runAsUser=70000',
+        'traceReceiver.securityContext.runAsUser=71000',
+      ],
+    });
+    t.assert.equal(r.code, 0, r.stderr);
+    const p = podTemplates(r.objects);
+    const collector = p.get('node-collector')?.template.spec;
+    t.assert.deepStrictEqual(collector?.securityContext, { runAsUser: 1234, runAsGroup: 0, runAsNonRoot: false, fsGroup: 55, seccompProfile: { type: 'RuntimeDefault' } });
+    t.assert.equal(collector?.containers[0]?.securityContext?.['readOnlyRootFilesystem'], false);
+    t.assert.deepStrictEqual(collector?.containers[0]?.securityContext?.['capabilities'], { drop: ['ALL'] });
+    t.assert.equal(p.get('enrichment')?.template.spec.securityContext?.['runAsUser'], 70000);
+    t.assert.equal(p.get('enrichment')?.template.spec.securityContext?.['runAsNonRoot'], true);
+    t.assert.equal(p.get('trace-receiver')?.template.spec.containers[0]?.securityContext?.['runAsUser'], 71000);
+  });
+
+  void test('the collector gets a ServiceAccount token only with kubelet metrics, and never calls the API server otherwise', async (t) => {
+    for (const s of SCENARIOS) {
+      const objects = await renderScenario(s);
+      const collector = podTemplates(objects).get('node-collector');
+      if (!collector) continue;
+      const kubelet = s === 'metrics-only' || s === 'all-on';
+      t.assert.equal(collector.template.spec.automountServiceAccountToken, kubelet, s);
+      t.assert.equal(find(objects, 'ServiceAccount', 'node-collector')?.['automountServiceAccountToken'], false, s);
+      const env = collector.template.spec.containers[0]?.env?.map((e) => e.name) ?? [];
+      for (const name of ['NODE_NAME', 'POD_NAME', 'POD_NAMESPACE']) t.assert.ok(env.includes(name), `${s}: ${name}`);
+      t.assert.equal(env.includes('HOST_IP'), kubelet, `${s}: HOST_IP`);
+      t.assert.deepStrictEqual(collector.template.spec.containers[0]?.args, ['node-collector', '--config', '/etc/sextant/config.yaml']);
+    }
+  });
+
+  void test('the enrichment StatefulSet: replicas, queue PVC with retention policy, headless Service, PDB, anti-affinity', async (t) => {
+    const objects = await renderScenario('all-on');
+    const sts = find(objects, 'StatefulSet', 'enrichment');
+    const spec = sts?.['spec'] as {
+      replicas: number;
+      serviceName: string;
+      persistentVolumeClaimRetentionPolicy: unknown;
+      volumeClaimTemplates: { metadata: { name: string }; spec: { accessModes: string[]; resources: { requests: { storage: string } } } }[];
+      template: { spec: { affinity: { podAntiAffinity: Record<string, unknown> } } };
+    };
+    t.assert.equal(spec.replicas, 2);
+    t.assert.equal(spec.serviceName, 'sx-sextant-enrichment-headless');
+    t.assert.deepStrictEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
+    t.assert.equal(spec.volumeClaimTemplates[0]?.metadata.name, 'queue');
+    t.assert.deepStrictEqual(spec.volumeClaimTemplates[0]?.spec.accessModes, ['ReadWriteOnce']);
+    t.assert.equal(spec.volumeClaimTemplates[0]?.spec.resources.requests.storage, '10Gi');
+    t.assert.deepStrictEqual(Object.keys(spec.template.spec.affinity.podAntiAffinity), ['preferredDuringSchedulingIgnoredDuringExecution']);
+    const headless = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'sx-sextant-enrichment-headless');
+    t.assert.equal((headless?.['spec'] as { clusterIP: string }).clusterIP, 'None');
+    t.assert.deepStrictEqual((find(objects, 'PodDisruptionBudget', 'enrichment')?.['spec'] as { maxUnavailable: number }).maxUnavailable, 1);
+    const collectorConfig = parseYaml((find(objects, 'ConfigMap', 'node-collector')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as {
+      service: { name: string; port: number };
+    };
+    t.assert.deepStrictEqual(collectorConfig.service, { name: 'sx-sextant-enrichment-headless.sextant.svc.cluster.local', port: 24321 });
+
+    const r = await render({
+      files: [scenarioFile('all-on')],
+      set: ['enrichment.antiAffinity=hard', 'enrichment.replicas=3', 'enrichment.queue.retentionPolicy.whenDeleted=Delete', 'enrichment.pdb.enabled=false'],
+    });
+    t.assert.equal(r.code, 0, r.stderr);
+    const hard = find(r.objects, 'StatefulSet', 'enrichment')?.['spec'] as typeof spec;
+    t.assert.equal(hard.replicas, 3);
+    t.assert.deepStrictEqual(Object.keys(hard.template.spec.affinity.podAntiAffinity), ['requiredDuringSchedulingIgnoredDuringExecution']);
+    t.assert.deepStrictEqual(hard.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Delete', whenScaled: 'Retain' });
+    t.assert.equal(find(r.objects, 'PodDisruptionBudget', 'enrichment'), undefined);
+  });
+
+  void test('credentials come from Secrets only: no Secret objects, no token in any ConfigMap, env from secretKeyRef or a file', async (t) => {
+    for (const s of SCENARIOS) {
+      const objects = await renderScenario(s);
+      t.assert.equal(objects.filter((o) => o.kind === 'Secret').length, 0, s);
+      for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) t.assert.doesNotMatch(JSON.stringify(cm['data']), /sextant-backend|Bearer/i, `${s}: ${cm.metadata.name}`);
+      for (const [component, { template }] of podTemplates(objects)) {
+        const env = template.spec.containers[0]?.env ?? [];
+        const token = env.find((e) => e.name === 'SEXTANT_BACKEND_TOKEN');
+        if (component === 'node-collector') t.assert.equal(token, undefined, `${s}: the collector never holds backend credentials`);
+        else if (s === 'custom-ca') t.assert.equal(token, undefined, `${s}: mountAs=file`);
+        else t.assert.deepStrictEqual(token?.valueFrom, { secretKeyRef: { name: 'sextant-backend', key: 'token' } }, `${s}/${component}`);
+      }
+    }
+    const objects = await renderScenario('custom-ca');
+    const config = parseYaml((find(objects, 'ConfigMap', 'enrichment')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as { exporter: unknown };
+    t.assert.deepStrictEqual(config.exporter, {
+      type: 'otlp-http',
+      endpoint: 'https://otlp.example.com:443',
+      credentials: { header: 'Authorization', file: '/etc/sextant/backend/token' },
+    });
+  });
+
+  void test('customCASecret sets NODE_EXTRA_CA_CERTS to the mounted bundle in every component', async (t) => {
+    const templates = podTemplates(await renderScenario('custom-ca'));
+    t.assert.equal(templates.size, 3);
+    for (const [component, { template }] of templates) {
+      const env = template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_EXTRA_CA_CERTS');
+      t.assert.equal(env?.value, '/etc/sextant/ca/ca.crt', component);
+    }
+    for (const [component, { template }] of podTemplates(await renderScenario('collector-root'))) {
+      t.assert.equal(template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_EXTRA_CA_CERTS'), undefined, component);
+    }
+  });
+
+  void test('mtlsSecret turns on TLS with client certificates between collectors and enrichment', async (t) => {
+    const objects = await renderScenario('mtls');
+    const data = (c: string): Record<string, unknown> =>
+      parseYaml((find(objects, 'ConfigMap', c)?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>;
+    t.assert.deepStrictEqual(data('node-collector')['tls'], { caFile: '/etc/sextant/mtls/ca.crt', certFile: '/etc/sextant/mtls/tls.crt', keyFile: '/etc/sextant/mtls/tls.key' });
+    t.assert.deepStrictEqual((data('enrichment')['server'] as Record<string, unknown>)['tls'], {
+      certFile: '/etc/sextant/mtls/tls.crt',
+      keyFile: '/etc/sextant/mtls/tls.key',
+      clientCAFile: '/etc/sextant/mtls/ca.crt',
+      requireClientCert: true,
+    });
+    t.assert.equal(podTemplates(objects).get('enrichment')?.template.spec.containers[0]?.readinessProbe?.httpGet?.scheme, 'HTTPS');
+    const plain = await renderScenario('collector-root');
+    t.assert.equal((parseYaml((find(plain, 'ConfigMap', 'node-collector')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>)['tls'], undefined);
+  });
+
+  void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t) => {
+    const cases: [string, RegExp][] = [
+      ['logs.enabeld=true', /at '\/logs': additional properties 'enabeld' not allowed/],
+      ['collector.securityPreset=privileged', /at '\/collector\/securityPreset': value must be one of 'root', 'nonroot'/],
+      ['enrichment.securityPreset=baseline', /at '\/enrichment\/securityPreset': value must be 'restricted'/],
+      ['traces.grpc.port=70000', /at '\/traces\/grpc\/port'/],
+      ['networkPolicy.apiServer.cidrs[0]=not-a-cidr', /at '\/networkPolicy\/apiServer\/cidrs\/0'/],
+      ['enrichment.queue.retentionPolicy.whenDeleted=Keep', /at '\/enrichment\/queue\/retentionPolicy\/whenDeleted'/],
+      ['collector.podSecurityContext.runAsUsr=1', /additional properties 'runAsUsr' not allowed/],
+    ];
+    for (const [set, message] of cases) {
+      const r = await render({ set: [set] });
+      t.assert.notEqual(r.code, 0, set);
+      t.assert.match(r.stderr, message, set);
+    }
+    const events = await render({ set: ['logs.enabled=false', 'metrics.enabled=false', 'events.enabled=true'] });
+    t.assert.notEqual(events.code, 0);
+    t.assert.match(events.stderr, /events.enabled needs the enrichment service/);
+  });
+
+  void test('values.yaml comments every key, and the schema forbids unknown keys in every fixed-key object', async (t) => {
+    const lines = (await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')).split('\n');
+    // Keys inside free-form maps (resources, selectors, labels) are values of a documented key.
+    const freeForm = new Set(['resources', 'requests', 'limits', 'namespaceSelector', 'podSelector', 'matchLabels', 'labels']);
+    const stack: { indent: number; key: string }[] = [];
+    lines.forEach((line, i) => {
+      const m = /^(\s*)([A-Za-z][\w.\/-]*):/.exec(line);
+      if (!m) return;
+      const indent = m[1]?.length ?? 0;
+      while (stack.length > 0 && (stack.at(-1)?.indent ?? 0) >= indent) stack.pop();
+      const insideFreeForm = stack.some((s) => freeForm.has(s.key));
+      stack.push({ indent, key: m[2] ?? '' });
+      if (insideFreeForm) return;
+      let j = i - 1;
+      while (j >= 0 && lines[j]?.trim() === '') j--;
+      const prev = lines[j]?.trim() ?? '';
+      // A key is commented when a comment precedes it, or it belongs to a list item / commented example block.
+      t.assert.ok(prev.startsWith('#') || /^\s*-/.test(line), `values.yaml line ${i + 1} has no comment: ${line}`);
+    });
+    const schema = JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8')) as unknown;
+    const walk = (node: unknown, path: string): void => {
+      if (node === null || typeof node !== 'object') return;
+      const n = node as Record<string, unknown>;
+      if (n['properties'] !== undefined) t.assert.equal(n['additionalProperties'], false, `${path} allows unknown keys`);
+      for (const [k, v] of Object.entries(n)) walk(v, `${path}/${k}`);
+    };
+    walk(schema, '#');
+  });
+
+  void test('every helper is prefixed "sextant." and has a one-line doc comment', async (t) => {
+    const text = await readFile(join(CHART_DIR, 'templates', '_helpers.tpl'), 'utf8');
+    const defines = [...text.matchAll(/(?:^\{\{\/\* (.+?) \*\/\}\}\n)?^\{\{- define "([^"]+)" -\}\}/gm)];
+    t.assert.ok(defines.length >= 20, `only ${defines.length} helpers found`);
+    for (const m of defines) {
+      t.assert.match(m[2] ?? '', /^sextant\./, `helper ${m[2]}`);
+      t.assert.ok(m[1]?.startsWith(`${m[2]}:`), `helper ${m[2]} lacks its doc comment`);
+    }
+    t.assert.equal(defines.length, (text.match(/\{\{- define /g) ?? []).length);
+  });
+
+  void test('every object carries the standard labels, and selectors use only name/instance/component', async (t) => {
+    for (const o of await renderScenario('all-on')) {
+      const l = o.metadata.labels ?? {};
+      for (const k of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by']) {
+        t.assert.ok(l[k], `${o.kind}/${o.metadata.name} lacks ${k}`);
+      }
+      const selector = (o['spec'] as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector;
+      if (selector?.matchLabels) t.assert.deepStrictEqual(Object.keys(selector.matchLabels).sort(), ['app.kubernetes.io/component', 'app.kubernetes.io/instance', 'app.kubernetes.io/name']);
+    }
+  });
+});
