@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { helm } from '@sextant/test-env';
 import { CHART_DIR, SCENARIOS, componentOf, find, podTemplates, render, renderScenario, scenarioFile } from './chart.ts';
@@ -162,11 +163,11 @@ expected['mtls'] = {
 };
 
 void suite('chart: helm lint and template', () => {
-  void test('the scenario files are exactly the matrix the issue asks for', (t) => {
+  void test('the scenario files are exactly the matrix the issue asks for', (t: TestContext) => {
     t.assert.deepStrictEqual([...SCENARIOS], ALL_SCENARIOS);
   });
 
-  void test('helm lint passes with the defaults and with every scenario', async (t) => {
+  void test('helm lint passes with the defaults and with every scenario', async (t: TestContext) => {
     const base = await helm(['lint', CHART_DIR, '--strict']);
     t.assert.equal(base.code, 0, base.stdout + base.stderr);
     for (const s of SCENARIOS) {
@@ -177,10 +178,10 @@ void suite('chart: helm lint and template', () => {
   });
 
   for (const s of ALL_SCENARIOS) {
-    void test(`scenario ${s}: exactly the expected kinds, mounts, ports and RBAC rules`, async (t) => {
+    void test(`scenario ${s}: exactly the expected kinds, mounts, ports and RBAC rules`, async (t: TestContext) => {
       const summary = summarize(await renderScenario(s));
       const want = expected[s];
-      t.assert.ok(want, `no expectation for ${s}`);
+      if (!want) throw new Error(`no expectation for ${s}`);
       t.assert.deepStrictEqual(summary.kinds, want.kinds, 'kinds');
       t.assert.deepStrictEqual(summary.mounts, want.mounts, 'mounts');
       t.assert.deepStrictEqual(summary.ports, want.ports, 'ports');
@@ -188,7 +189,7 @@ void suite('chart: helm lint and template', () => {
     });
   }
 
-  void test('no scenario asks for privileged mode, host namespaces, added capabilities or a writable root filesystem', async (t) => {
+  void test('no scenario asks for privileged mode, host namespaces, added capabilities or a writable root filesystem', async (t: TestContext) => {
     for (const s of SCENARIOS) {
       for (const [component, { template }] of podTemplates(await renderScenario(s))) {
         const where = `${s}/${component}`;
@@ -213,7 +214,7 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('presets: collector root is uid 0, nonroot is the given uid/gid/groups, enrichment and traces are restricted 65532', async (t) => {
+  void test('presets: collector root is uid 0, nonroot is the given uid/gid/groups, enrichment and traces are restricted 65532', async (t: TestContext) => {
     const root = podTemplates(await renderScenario('collector-root'));
     t.assert.deepStrictEqual(root.get('node-collector')?.template.spec.securityContext, {
       runAsUser: 0,
@@ -237,7 +238,7 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('explicit podSecurityContext and securityContext override the preset key by key', async (t) => {
+  void test('explicit podSecurityContext and securityContext override the preset key by key', async (t: TestContext) => {
     const r = await render({
       files: [scenarioFile('collector-root')],
       set: [
@@ -259,7 +260,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.equal(p.get('trace-receiver')?.template.spec.containers[0]?.securityContext?.['runAsUser'], 71000);
   });
 
-  void test('the collector gets a ServiceAccount token only with kubelet metrics, and never calls the API server otherwise', async (t) => {
+  void test('the collector gets a ServiceAccount token only with kubelet metrics, and never calls the API server otherwise', async (t: TestContext) => {
     for (const s of SCENARIOS) {
       const objects = await renderScenario(s);
       const collector = podTemplates(objects).get('node-collector');
@@ -274,7 +275,7 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('the enrichment StatefulSet: replicas, queue PVC with retention policy, headless Service, PDB, anti-affinity', async (t) => {
+  void test('the enrichment StatefulSet: replicas, queue PVC with retention policy, headless Service, PDB, anti-affinity', async (t: TestContext) => {
     const objects = await renderScenario('all-on');
     const sts = find(objects, 'StatefulSet', 'enrichment');
     const spec = sts?.['spec'] as {
@@ -311,7 +312,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.equal(find(r.objects, 'PodDisruptionBudget', 'enrichment'), undefined);
   });
 
-  void test('credentials come from Secrets only: no Secret objects, no token in any ConfigMap, env from secretKeyRef or a file', async (t) => {
+  void test('credentials come from Secrets only: no Secret objects, no token in any ConfigMap, env from secretKeyRef or a file', async (t: TestContext) => {
     for (const s of SCENARIOS) {
       const objects = await renderScenario(s);
       t.assert.equal(objects.filter((o) => o.kind === 'Secret').length, 0, s);
@@ -333,7 +334,7 @@ void suite('chart: helm lint and template', () => {
     });
   });
 
-  void test('customCASecret sets NODE_EXTRA_CA_CERTS to the mounted bundle in every component', async (t) => {
+  void test('customCASecret sets NODE_EXTRA_CA_CERTS to the mounted bundle in every component', async (t: TestContext) => {
     const templates = podTemplates(await renderScenario('custom-ca'));
     t.assert.equal(templates.size, 3);
     for (const [component, { template }] of templates) {
@@ -345,7 +346,7 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('mtlsSecret turns on TLS with client certificates between collectors and enrichment', async (t) => {
+  void test('mtlsSecret turns on TLS with client certificates between collectors and enrichment', async (t: TestContext) => {
     const objects = await renderScenario('mtls');
     const data = (c: string): Record<string, unknown> =>
       parseYaml((find(objects, 'ConfigMap', c)?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>;
@@ -361,7 +362,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.equal((parseYaml((find(plain, 'ConfigMap', 'node-collector')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>)['tls'], undefined);
   });
 
-  void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t) => {
+  void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t: TestContext) => {
     const cases: [string, RegExp][] = [
       ['logs.enabeld=true', /at '\/logs': additional properties 'enabeld' not allowed/],
       ['collector.securityPreset=privileged', /at '\/collector\/securityPreset': value must be one of 'root', 'nonroot'/],
@@ -381,7 +382,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.match(events.stderr, /events.enabled needs the enrichment service/);
   });
 
-  void test('values.yaml comments every key, and the schema forbids unknown keys in every fixed-key object', async (t) => {
+  void test('values.yaml comments every key, and the schema forbids unknown keys in every fixed-key object', async (t: TestContext) => {
     const lines = (await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')).split('\n');
     // Keys inside free-form maps (resources, selectors, labels) are values of a documented key.
     const freeForm = new Set(['resources', 'requests', 'limits', 'namespaceSelector', 'podSelector', 'matchLabels', 'labels']);
@@ -410,7 +411,7 @@ void suite('chart: helm lint and template', () => {
     walk(schema, '#');
   });
 
-  void test('every helper is prefixed "sextant." and has a one-line doc comment', async (t) => {
+  void test('every helper is prefixed "sextant." and has a one-line doc comment', async (t: TestContext) => {
     const text = await readFile(join(CHART_DIR, 'templates', '_helpers.tpl'), 'utf8');
     const defines = [...text.matchAll(/(?:^\{\{\/\* (.+?) \*\/\}\}\n)?^\{\{- define "([^"]+)" -\}\}/gm)];
     t.assert.ok(defines.length >= 20, `only ${defines.length} helpers found`);
@@ -421,7 +422,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.equal(defines.length, (text.match(/\{\{- define /g) ?? []).length);
   });
 
-  void test('every object carries the standard labels, and selectors use only name/instance/component', async (t) => {
+  void test('every object carries the standard labels, and selectors use only name/instance/component', async (t: TestContext) => {
     for (const o of await renderScenario('all-on')) {
       const l = o.metadata.labels ?? {};
       for (const k of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by']) {
