@@ -35,3 +35,26 @@ export type {
   OtlpSignal,
   PartialSuccess,
 } from './ingest/index.ts';
+export { configDocs, defineConfig, envName, loadConfig, parseBytes, parseDuration, s } from './config.ts';
+export type { Field, FieldInfo, Infer, LoadConfigOptions, ObjectField, SecretSource } from './config.ts';
+export { createMetrics, registerQueueMetrics } from './metrics.ts';
+export type { MetricOptions, Metrics } from './metrics.ts';
+export { headerReader, secretReader } from './secrets.ts';
+export { tlsReader } from './tls.ts';
+export type { TlsMaterial, TlsOptions } from './tls.ts';
+export { createRetryPolicy } from './retry.ts';
+export type { RetryPolicy, RetryPolicyOptions } from './retry.ts';
+export { compress, parseRetryAfter } from './exporter.ts';
+export type { Compression, ExportItem, ExportResult, Exporter } from './exporter.ts';
+export { createOtlpHttpExporter } from './otlp-http.ts';
+export type { OtlpHttpExporterOptions } from './otlp-http.ts';
+export { createOtlpGrpcExporter, grpcServicePaths, retryDelayFromStatusDetails } from './otlp-grpc.ts';
+export type { OtlpGrpcExporterOptions } from './otlp-grpc.ts';
+export { createSplunkHecExporter } from './splunk-hec.ts';
+export type { HecEvent, SplunkHecExporterOptions } from './splunk-hec.ts';
+export { createFileExporter } from './file-exporter.ts';
+export type { FileExporterOptions } from './file-exporter.ts';
+export { createExportLoop } from './export-loop.ts';
+export type { ExportLoop, ExportLoopOptions, ExportLoopStats } from './export-loop.ts';
+export { component, runComponents } from './lifecycle.ts';
+export type { Component, RunComponentsOptions, RunningComponents } from './lifecycle.ts';

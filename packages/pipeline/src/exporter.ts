@@ -1,0 +1,117 @@
+// What every exporter returns and the plumbing the HTTP-based ones share.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { promisify } from 'node:util';
+import { gzip as gzipCb, zstdCompress as zstdCb } from 'node:zlib';
+import { SextantError } from './errors.ts';
+import type { JsonValue } from './queue.ts';
+import type { TlsMaterial } from './tls.ts';
+
+export type ExportResult =
+  | { kind: 'ok' }
+  | { kind: 'retryable'; retryAfterMs?: number; error: Error }
+  | { kind: 'failure'; error: Error };
+
+export interface ExportItem {
+  signal: string;
+  /** Opaque bytes, e.g. an OTLP Export*ServiceRequest protobuf. */
+  payload: Uint8Array;
+  meta?: JsonValue | undefined;
+}
+
+export interface Exporter {
+  readonly name: string;
+  /** Never throws: every outcome is a result. */
+  export(item: ExportItem): Promise<ExportResult>;
+  /** Closes connections and files. */
+  shutdown(): Promise<void>;
+}
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+const gzip = promisify(gzipCb);
+const zstd = promisify(zstdCb);
+
+export async function compress(body: Uint8Array, c: Compression): Promise<Uint8Array> {
+  if (c === 'gzip') return gzip(body);
+  if (c === 'zstd') return zstd(body);
+  return body;
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3) → milliseconds; undefined if absent/bad. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface HttpClient {
+  post(url: URL, body: Uint8Array, headers: Record<string, string>, tls: TlsMaterial | undefined, timeoutMs: number): Promise<HttpResponse>;
+  close(): void;
+}
+
+/** Keep-alive client on node:http/https (a per-request `ca`/`cert`/`key` is part of the https pool key). */
+export function createHttpClient(): HttpClient {
+  const http = new HttpAgent({ keepAlive: true });
+  const https = new HttpsAgent({ keepAlive: true });
+  return {
+    post(url, body, headers, tls, timeoutMs) {
+      return new Promise<HttpResponse>((resolve, reject) => {
+        const isHttps = url.protocol === 'https:';
+        const common = {
+          method: 'POST',
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          port: url.port === '' ? undefined : Number(url.port),
+          path: url.pathname + url.search,
+          headers: { ...headers, 'content-length': String(body.length) },
+          timeout: timeoutMs,
+        };
+        const onRes = (res: import('node:http').IncomingMessage): void => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        };
+        const req = isHttps
+          ? httpsRequest({
+            ...common, agent: https,
+            ...(tls?.ca === undefined ? {} : { ca: tls.ca }),
+            ...(tls?.cert === undefined ? {} : { cert: tls.cert }),
+            ...(tls?.key === undefined ? {} : { key: tls.key }),
+            ...(tls?.servername === undefined ? {} : { servername: tls.servername }),
+            rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+          }, onRes)
+          : httpRequest({ ...common, agent: http }, onRes);
+        req.on('timeout', () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
+        req.on('error', reject);
+        req.end(body);
+      });
+    },
+    close() {
+      http.destroy();
+      https.destroy();
+    },
+  };
+}
+
+export function networkError(target: string, err: unknown): SextantError {
+  return new SextantError('SEXTANT_PIPELINE_EXPORT_NETWORK', `cannot reach ${target}: ${(err as Error).message}`, { cause: err });
+}
+
+export function statusError(target: string, status: number, body: Buffer): SextantError {
+  const text = body.subarray(0, 300).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return new SextantError('SEXTANT_PIPELINE_EXPORT_HTTP_STATUS', `${target} answered HTTP ${status}${text === '' ? '' : `: ${text}`}`);
+}
+
+export function retryable(error: Error, retryAfterMs: number | undefined): ExportResult {
+  return retryAfterMs === undefined ? { kind: 'retryable', error } : { kind: 'retryable', retryAfterMs, error };
+}
