@@ -15,8 +15,6 @@ import { SCENARIOS, podTemplates, renderScenario } from './chart.ts';
 const execFileP = promisify(execFile);
 
 const RELEASE_NS = 'sextant';
-const COMPONENTS = ['node-collector', 'enrichment', 'trace-receiver'] as const;
-type Component = (typeof COMPONENTS)[number];
 
 interface Endpoint {
   readonly name: string;

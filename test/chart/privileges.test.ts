@@ -1,0 +1,124 @@
+// `sextant privileges` as a user runs it: a real CLI process that renders the chart with the real helm.
+// The expected tables are exact: a new privilege, a dropped one or a changed reason fails the test.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { suite, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO_ROOT, helmBin } from '@sextant/test-env';
+import { scenarioFile } from './chart.ts';
+
+const execFileP = promisify(execFile);
+
+async function privileges(args: string[]): Promise<string> {
+  const { stdout } = await execFileP(process.execPath, [join(REPO_ROOT, 'packages', 'cli', 'src', 'main.ts'), 'privileges', ...args], {
+    env: { ...process.env, SEXTANT_HELM: await helmBin() },
+  });
+  return stdout;
+}
+
+const LOGS_ONLY = `COMPONENT       KIND       PRIVILEGE                                                                                                                               NEEDED BY
+node-collector  user       uid 0, gid 0, runAsNonRoot false                                                                                                        collector.securityPreset=root
+node-collector  container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  collector.securityPreset=root
+node-collector  hostPath   /var/log/pods read-only                                                                                                                 logs
+node-collector  hostPath   /var/lib/sextant/checkpoints read-write                                                                                                 logs (read offsets)
+node-collector  token      no ServiceAccount token                                                                                                                 the collector never calls the API server
+node-collector  network    in: pods{app.kubernetes.io/name=prometheus} (ns monitoring) -> node-collector :2020/TCP                                                 self-metrics scrape
+node-collector  network    out: node-collector -> enrichment (ns sextant) :24321/TCP                                                                               logs/metrics delivery
+node-collector  network    out: node-collector -> pods{k8s-app=kube-dns} (ns kube-system) :53/UDP,53/TCP                                                           DNS
+enrichment      user       uid 65532, gid 65532, runAsNonRoot true                                                                                                 enrichment.securityPreset=restricted
+enrichment      container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  enrichment.securityPreset=restricted
+enrichment      token      ServiceAccount token mounted                                                                                                            pod metadata (API watch)
+enrichment      secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
+enrichment      rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
+enrichment      rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
+enrichment      rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
+enrichment      rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
+enrichment      rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
+enrichment      network    in: node-collector (ns sextant-node) -> enrichment :24321/TCP                                                                           logs/metrics delivery
+enrichment      network    in: pods{app.kubernetes.io/name=prometheus} (ns monitoring) -> enrichment :24321/TCP                                                    self-metrics scrape
+enrichment      network    out: enrichment -> 192.0.2.10/32 :6443/TCP                                                                                              pod metadata (API watch)
+enrichment      network    out: enrichment -> 198.51.100.0/24 :443/TCP                                                                                             export to backend
+enrichment      network    out: enrichment -> pods{k8s-app=kube-dns} (ns kube-system) :53/UDP,53/TCP                                                               DNS
+`;
+
+const METRICS_ONLY = `COMPONENT       KIND       PRIVILEGE                                                                                                                               NEEDED BY
+node-collector  user       uid 0, gid 0, runAsNonRoot false                                                                                                        collector.securityPreset=root
+node-collector  container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  collector.securityPreset=root
+node-collector  hostPath   /proc read-only                                                                                                                         metrics.host
+node-collector  hostPath   /sys read-only                                                                                                                          metrics.host
+node-collector  token      ServiceAccount token mounted                                                                                                            metrics.kubelet
+node-collector  rbac       get nodes/stats cluster-wide                                                                                                            metrics.kubelet
+node-collector  network    in: pods{app.kubernetes.io/name=prometheus} (ns monitoring) -> node-collector :2020/TCP                                                 self-metrics scrape
+node-collector  network    out: node-collector -> enrichment (ns sextant) :24321/TCP                                                                               logs/metrics delivery
+node-collector  network    out: node-collector -> pods{k8s-app=kube-dns} (ns kube-system) :53/UDP,53/TCP                                                           DNS
+node-collector  network    out: node-collector -> 10.0.0.0/24 :10250/TCP                                                                                           metrics.kubelet
+enrichment      user       uid 65532, gid 65532, runAsNonRoot true                                                                                                 enrichment.securityPreset=restricted
+enrichment      container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  enrichment.securityPreset=restricted
+enrichment      token      ServiceAccount token mounted                                                                                                            pod metadata (API watch)
+enrichment      secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
+enrichment      rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
+enrichment      rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
+enrichment      rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
+enrichment      rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
+enrichment      rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
+enrichment      network    in: node-collector (ns sextant) -> enrichment :24321/TCP                                                                                logs/metrics delivery
+enrichment      network    in: pods{app.kubernetes.io/name=prometheus} (ns monitoring) -> enrichment :24321/TCP                                                    self-metrics scrape
+enrichment      network    out: enrichment -> 192.0.2.10/32 :6443/TCP                                                                                              pod metadata (API watch)
+enrichment      network    out: enrichment -> 198.51.100.0/24 :443/TCP                                                                                             export to backend
+enrichment      network    out: enrichment -> pods{k8s-app=kube-dns} (ns kube-system) :53/UDP,53/TCP                                                               DNS
+`;
+
+const TRACES_ONLY = `COMPONENT       KIND       PRIVILEGE                                                                                                                               NEEDED BY
+trace-receiver  user       uid 65532, gid 65532, runAsNonRoot true                                                                                                 traceReceiver.securityPreset=restricted
+trace-receiver  container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  traceReceiver.securityPreset=restricted
+trace-receiver  token      ServiceAccount token mounted                                                                                                            pod metadata (API watch)
+trace-receiver  secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
+trace-receiver  rbac       get,list,watch pods cluster-wide                                                                                                        traces (span metadata)
+trace-receiver  rbac       get,list,watch namespaces cluster-wide                                                                                                  traces (span metadata)
+trace-receiver  rbac       get,list,watch nodes cluster-wide                                                                                                       traces (span metadata)
+trace-receiver  rbac       get,list,watch replicasets.apps cluster-wide                                                                                            traces (span metadata)
+trace-receiver  rbac       get,list,watch jobs.batch cluster-wide                                                                                                  traces (span metadata)
+trace-receiver  network    in: all pods (any ns) -> trace-receiver :4318/TCP                                                                                       traces (OTLP from apps)
+trace-receiver  network    in: pods{app.kubernetes.io/name=prometheus} (ns monitoring) -> trace-receiver :8888/TCP                                                 self-metrics scrape
+trace-receiver  network    out: trace-receiver -> 192.0.2.10/32 :6443/TCP                                                                                          pod metadata (API watch)
+trace-receiver  network    out: trace-receiver -> 198.51.100.0/24 :443/TCP                                                                                         export to backend
+trace-receiver  network    out: trace-receiver -> pods{k8s-app=kube-dns} (ns kube-system) :53/UDP,53/TCP                                                           DNS
+`;
+
+void suite('sextant privileges', () => {
+  void test('logs only, collector in its own namespace: read-only /var/log/pods, writable checkpoints, no token, no RBAC for the collector', async (t: TestContext) => {
+    t.assert.equal(await privileges(['-f', scenarioFile('logs-only')]), LOGS_ONLY);
+  });
+
+  void test('metrics only with kubelet metrics: /proc and /sys read-only, a token and nodes/stats, egress to the kubelet port', async (t: TestContext) => {
+    t.assert.equal(await privileges(['-f', scenarioFile('metrics-only')]), METRICS_ONLY);
+  });
+
+  void test('traces only on OTLP/HTTP: no node access at all, ingress on 4318 only', async (t: TestContext) => {
+    t.assert.equal(await privileges(['-f', scenarioFile('all-off-except-traces')]), TRACES_ONLY);
+  });
+
+  void test('json output carries the same rows; values files apply in order like helm -f', async (t: TestContext) => {
+    const rows = JSON.parse(await privileges(['-o', 'json', '-f', scenarioFile('collector-nonroot'), '-f', scenarioFile('netpol-off')])) as {
+      component: string;
+      kind: string;
+      privilege: string;
+      neededBy: string;
+    }[];
+    t.assert.deepStrictEqual(rows.find((r) => r.component === 'node-collector' && r.kind === 'user'), {
+      component: 'node-collector',
+      kind: 'user',
+      privilege: 'uid 10001, gid 10001, supplementalGroups 4, runAsNonRoot true',
+      neededBy: 'collector.securityPreset=nonroot',
+    });
+    t.assert.deepStrictEqual(
+      rows.filter((r) => r.kind === 'network').map((r) => `${r.component}: ${r.privilege} (${r.neededBy})`),
+      ['node-collector', 'enrichment', 'trace-receiver'].map((c) => `${c}: unrestricted (no NetworkPolicy selects it) (networkPolicy.enabled=false)`),
+    );
+    t.assert.deepStrictEqual(
+      rows.filter((r) => r.kind === 'hostPath').map((r) => r.privilege),
+      ['/var/log/pods read-only', '/var/lib/sextant/checkpoints read-write', '/proc read-only', '/sys read-only'],
+    );
+  });
+});
