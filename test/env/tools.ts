@@ -254,11 +254,11 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Takes `<lockDir>` with mkdir (atomic). The holder writes `host pid` into it; a lock whose
+ * Runs `fn` holding `<lockDir>`, taken with mkdir (atomic). The holder writes `host pid` into it; a lock whose
  * holder on this host is gone is stale and is moved aside (rename is atomic, so two waiters
  * cannot both break it).
  */
-async function withLock<T>(lockDir: string, onWait: () => void, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockDir: string, onWait: () => void, fn: () => Promise<T>): Promise<T> {
   const me = `${hostname()} ${process.pid}`;
   let announced = false;
   for (;;) {
