@@ -1,0 +1,315 @@
+// From accepted request to backend. Two modes:
+// - direct (default): the client's request is answered with the backend's outcome, so the
+//   client's own retry covers an outage. Requests that arrive while every export slot is busy
+//   are coalesced into one export: concatenated ExportTraceServiceRequest messages are one
+//   valid message (repeated fields merge), so batching costs a Buffer.concat. The bytes
+//   waiting or in flight are bounded; past the bound the client gets RESOURCE_EXHAUSTED/429.
+// - queue: the request is answered once it is fsync'd in the durable queue; export loops
+//   drain the queue with backoff, nack on retryable failures and dead-letter permanent ones.
+import type { Queue, QueueItem } from '@sextant/pipeline';
+import type { TraceReceiverErrorCode } from './errors.ts';
+
+/** What a backend exporter answers for one payload (STYLE.md "Results are explicit"). */
+type ExportResult = { kind: 'ok' } | { kind: 'retryable'; retryAfterMs?: number; error: Error } | { kind: 'failure'; error: Error };
+
+/** Sends one ExportTraceServiceRequest (protobuf bytes) to the backend. */
+interface SpanSink {
+  export(payload: Uint8Array, signal?: AbortSignal): Promise<ExportResult>;
+}
+
+type SubmitResult =
+  | { kind: 'ok' }
+  | { kind: 'rejected'; code: TraceReceiverErrorCode; message: string; retryAfterMs?: number };
+
+interface ForwarderStats {
+  /** Bytes accepted and not yet exported (direct mode: waiting + in flight). */
+  readonly pendingBytes: number;
+  readonly exportsInFlight: number;
+  readonly exported: { readonly requests: number; readonly batches: number; readonly bytes: number };
+  readonly failures: { readonly retryable: number; readonly permanent: number };
+  readonly deadLettered: number;
+}
+
+interface Forwarder {
+  submit(bytes: Uint8Array): Promise<SubmitResult>;
+  start(): void;
+  /** Stops taking work; waits (up to deadlineMs) for exports in flight. */
+  shutdown(deadlineMs: number): Promise<void>;
+  stats(): ForwarderStats;
+}
+
+interface DirectForwarderOptions {
+  readonly sink: SpanSink;
+  /** Bound on bytes waiting for export plus bytes in flight. */
+  readonly maxPendingBytes: number;
+  /** Parallel exports. */
+  readonly concurrency: number;
+  /** Bytes one coalesced export carries at most (a single larger request still goes alone). */
+  readonly maxBatchBytes: number;
+  /** Retry hint sent with RESOURCE_EXHAUSTED / 429 and with backend-unavailable answers. */
+  readonly retryAfterMs: number;
+}
+
+interface Waiting {
+  bytes: Uint8Array;
+  resolve: (r: SubmitResult) => void;
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  return Buffer.concat(parts, total);
+}
+
+function mapExportResult(r: ExportResult, retryAfterMs: number): SubmitResult {
+  if (r.kind === 'ok') return { kind: 'ok' };
+  if (r.kind === 'retryable') {
+    return {
+      kind: 'rejected',
+      code: 'SEXTANT_TRACES_BACKEND_UNAVAILABLE',
+      message: `the backend did not accept the spans: ${r.error.message}`,
+      retryAfterMs: r.retryAfterMs ?? retryAfterMs,
+    };
+  }
+  return { kind: 'rejected', code: 'SEXTANT_TRACES_BACKEND_REJECTED', message: `the backend refused the spans: ${r.error.message}` };
+}
+
+function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
+  const waiting: Waiting[] = [];
+  let waitingBytes = 0;
+  let inFlightBytes = 0;
+  let active = 0;
+  let closed = false;
+  const exported = { requests: 0, batches: 0, bytes: 0 };
+  const failures = { retryable: 0, permanent: 0 };
+  const idle: Array<() => void> = [];
+
+  function pump(): void {
+    while (active < opts.concurrency && waiting.length > 0) {
+      const batch: Waiting[] = [];
+      let size = 0;
+      while (waiting.length > 0) {
+        const next = waiting[0] as Waiting;
+        if (batch.length > 0 && size + next.bytes.length > opts.maxBatchBytes) break;
+        waiting.shift();
+        batch.push(next);
+        size += next.bytes.length;
+      }
+      waitingBytes -= size;
+      inFlightBytes += size;
+      active++;
+      void run(batch, size);
+    }
+    if (active === 0 && waiting.length === 0) for (const f of idle.splice(0)) f();
+  }
+
+  async function run(batch: Waiting[], size: number): Promise<void> {
+    let result: ExportResult;
+    try {
+      result = await opts.sink.export(concat(batch.map((w) => w.bytes), size));
+    } catch (err) {
+      result = { kind: 'retryable', error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    if (result.kind === 'ok') {
+      exported.requests += batch.length;
+      exported.batches++;
+      exported.bytes += size;
+    } else if (result.kind === 'retryable') failures.retryable++;
+    else failures.permanent++;
+    const answer = mapExportResult(result, opts.retryAfterMs);
+    inFlightBytes -= size;
+    active--;
+    for (const w of batch) w.resolve(answer);
+    pump();
+  }
+
+  return {
+    submit(bytes) {
+      if (closed) return Promise.resolve({ kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: opts.retryAfterMs });
+      if (waitingBytes + inFlightBytes + bytes.length > opts.maxPendingBytes && (waitingBytes + inFlightBytes > 0)) {
+        return Promise.resolve({
+          kind: 'rejected',
+          code: 'SEXTANT_TRACES_OVER_CAPACITY',
+          message: `${waitingBytes + inFlightBytes} bytes are waiting for export and this request adds ${bytes.length}; the limit (limits.maxPendingBytes) is ${opts.maxPendingBytes}`,
+          retryAfterMs: opts.retryAfterMs,
+        });
+      }
+      return new Promise<SubmitResult>((resolve) => {
+        waiting.push({ bytes, resolve });
+        waitingBytes += bytes.length;
+        pump();
+      });
+    },
+    start() {},
+    async shutdown(deadlineMs) {
+      closed = true;
+      if (active === 0 && waiting.length === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => idle.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, deadlineMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      // Whatever is still waiting gets a retryable answer rather than hanging.
+      for (const w of waiting.splice(0)) w.resolve({ kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: opts.retryAfterMs });
+      waitingBytes = 0;
+    },
+    stats() {
+      return {
+        pendingBytes: waitingBytes + inFlightBytes,
+        exportsInFlight: active,
+        exported: { ...exported },
+        failures: { ...failures },
+        deadLettered: 0,
+      };
+    },
+  };
+}
+
+interface QueueForwarderOptions {
+  readonly sink: SpanSink;
+  readonly queue: Queue;
+  /** Parallel export loops. */
+  readonly concurrency: number;
+  /** Items one export takes from the queue at most. */
+  readonly maxBatchItems: number;
+  /** Bytes one export carries at most. */
+  readonly maxBatchBytes: number;
+  /** Backoff after a retryable failure: full jitter, doubling from initialMs up to maxMs. */
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly onDeadLetter?: (item: QueueItem, reason: string) => void;
+  readonly onError?: (err: Error) => void;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function createQueueForwarder(opts: QueueForwarderOptions): Forwarder {
+  const abort = new AbortController();
+  const loops: Promise<void>[] = [];
+  let closed = false;
+  let active = 0;
+  const exported = { requests: 0, batches: 0, bytes: 0 };
+  const failures = { retryable: 0, permanent: 0 };
+  let deadLettered = 0;
+  let attempt = 0;
+
+  async function exportItems(items: QueueItem[]): Promise<ExportResult> {
+    const size = items.reduce((n, i) => n + i.payload.length, 0);
+    const r = await opts.sink.export(concat(items.map((i) => i.payload), size), abort.signal).catch(
+      (err: unknown): ExportResult => ({ kind: 'retryable', error: err instanceof Error ? err : new Error(String(err)) }),
+    );
+    if (r.kind === 'ok') {
+      exported.requests += items.length;
+      exported.batches++;
+      exported.bytes += size;
+    }
+    return r;
+  }
+
+  async function deadLetter(item: QueueItem, reason: string): Promise<void> {
+    deadLettered++;
+    opts.onDeadLetter?.(item, reason);
+    await opts.queue.deadLetter(item.id, reason);
+  }
+
+  async function loop(): Promise<void> {
+    while (!abort.signal.aborted) {
+      const leased = await opts.queue.lease(opts.maxBatchItems, abort.signal);
+      if (leased.length === 0) continue;
+      // Keep to maxBatchBytes: give back what does not fit (it is leased again first).
+      const items: QueueItem[] = [];
+      let size = 0;
+      for (const it of leased) {
+        if (items.length > 0 && size + it.payload.length > opts.maxBatchBytes) opts.queue.nack(it.id);
+        else {
+          items.push(it);
+          size += it.payload.length;
+        }
+      }
+      active++;
+      try {
+        const r = await exportItems(items);
+        if (r.kind === 'ok') {
+          attempt = 0;
+          for (const it of items) opts.queue.ack(it.id);
+        } else if (r.kind === 'retryable') {
+          failures.retryable++;
+          for (const it of items) opts.queue.nack(it.id);
+          const cap = Math.min(opts.backoff.maxMs, opts.backoff.initialMs * 2 ** Math.min(attempt++, 20));
+          await sleep(Math.max(r.retryAfterMs ?? 0, Math.random() * cap), abort.signal);
+        } else {
+          failures.permanent++;
+          // One bad request must not take its batch-mates down: retry them one by one.
+          if (items.length === 1) await deadLetter(items[0] as QueueItem, r.error.message);
+          else {
+            for (const it of items) {
+              const one = await exportItems([it]);
+              if (one.kind === 'ok') opts.queue.ack(it.id);
+              else if (one.kind === 'retryable') opts.queue.nack(it.id);
+              else await deadLetter(it, one.error.message);
+            }
+          }
+        }
+      } catch (err) {
+        opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+        for (const it of items) {
+          try {
+            opts.queue.nack(it.id);
+          } catch {
+            // already acked or dead-lettered
+          }
+        }
+        await sleep(opts.backoff.initialMs, abort.signal);
+      } finally {
+        active--;
+      }
+    }
+  }
+
+  return {
+    async submit(bytes) {
+      if (closed) return { kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: 1000 };
+      try {
+        const r = await opts.queue.enqueue({ signal: 'traces', payload: bytes });
+        if (r.kind === 'ok') return { kind: 'ok' };
+        return { kind: 'rejected', code: 'SEXTANT_TRACES_QUEUE_FULL', message: r.error.message, retryAfterMs: r.retryAfterMs };
+      } catch (err) {
+        return { kind: 'rejected', code: 'SEXTANT_TRACES_QUEUE_WRITE', message: `the durable queue could not store the spans: ${(err as Error).message}`, retryAfterMs: 1000 };
+      }
+    },
+    start() {
+      for (let i = 0; i < opts.concurrency; i++) loops.push(loop());
+    },
+    async shutdown(deadlineMs) {
+      closed = true;
+      // Items in flight are nacked or acked when their export returns; unacked ones stay in
+      // the queue and are sent after a restart.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      abort.abort();
+      await Promise.race([Promise.allSettled(loops), deadline]);
+      clearTimeout(timer);
+    },
+    stats() {
+      const q = opts.queue.stats();
+      return { pendingBytes: q.bytes, exportsInFlight: active, exported: { ...exported }, failures: { ...failures }, deadLettered };
+    },
+  };
+}
+
+export { createDirectForwarder, createQueueForwarder, mapExportResult };
+export type { DirectForwarderOptions, ExportResult, Forwarder, ForwarderStats, QueueForwarderOptions, SpanSink, SubmitResult };
