@@ -135,6 +135,7 @@ class TrackedFile {
   reading = false;
   again = false;
   lastGrowthMs = Date.now();
+  lastFpCheckMs = 0;
   deferredCopyOf: TrackedFile | undefined;
   deferredSince = 0;
   trunc: TruncSnapshot | undefined;
@@ -506,7 +507,8 @@ class Collector implements NodeCollector {
     const saved = this.saved.get(key);
     let start: number | undefined;
     let readFrom: number | undefined;
-    if (saved !== undefined && saved.fp.length > 0 && fp.subarray(0, saved.fp.length / 2).toString('hex') === saved.fp) {
+    const fpMatches = saved !== undefined && (saved.fp.length > 0 ? fp.subarray(0, saved.fp.length / 2).toString('hex') === saved.fp : saved.offset === 0);
+    if (saved !== undefined && fpMatches) {
       start = saved.offset;
       if (size < start) {
         this.metrics.truncatedFiles.inc();
@@ -606,6 +608,12 @@ class Collector implements NodeCollector {
     const st = await fstatBig(fd);
     let size = Number(st.size);
     if (size < f.readOffset) this.onTruncated(f);
+    else if (f.fp.length === this.config.fingerprintBytes && Date.now() - f.lastFpCheckMs >= this.config.pollIntervalMs) {
+      // a copytruncate followed by more writes than we had read hides behind a larger size; the first bytes tell
+      f.lastFpCheckMs = Date.now();
+      const now = await this.readFp(fd, this.config.fingerprintBytes);
+      if (f.fd === fd && !now.equals(f.fp)) this.onTruncated(f);
+    }
     const emit = (r: ParsedRecord): void => this.addRecord(f, r);
     while (!this.stopping && f.fd === fd) {
       if (this.inflight >= this.config.maxInflightBytes) {
@@ -649,11 +657,14 @@ class Collector implements NodeCollector {
   private onTruncated(f: TrackedFile): void {
     this.metrics.truncatedFiles.inc();
     this.log.info({ path: f.path, offset: f.readOffset }, 'file truncated (copytruncate); reading again from 0');
-    const observed = BigInt(Date.now()) * 1_000_000n;
-    f.parser.flush((r) => this.addRecord(f, r), observed);
+    // An unfinished line or P/F join is not emitted: its bytes are in the copy, if there is one, which is read
+    // from where that record starts. Without a copy they were truncated away; that is counted.
+    const readFrom = Math.min(f.readOffset, f.parser.minPendingStart() ?? f.readOffset);
+    const pendingBytes = f.parser.pendingBytes();
+    if (pendingBytes > 0) this.metrics.skippedBytes.inc({ reason: 'truncated_unfinished' }, pendingBytes);
     f.parser.reset();
     this.cut(f);
-    f.trunc = { fp: f.fp, committed: f.committedOffset, read: f.readOffset, atMs: Date.now() };
+    f.trunc = { fp: f.fp, committed: f.committedOffset, read: readFrom, atMs: Date.now() };
     f.generation++;
     f.readOffset = 0;
     f.committedOffset = 0;

@@ -60,7 +60,12 @@ interface NodeCollectorConfig {
   /** Static enrichment endpoints, `host:port` (env SEXTANT_ENDPOINTS, comma separated). */
   endpoints?: string[];
   /** Headless Service name whose A records are the enrichment endpoints (env SEXTANT_ENRICHMENT_SERVICE). */
-  service?: { name: string; port?: number; resolveIntervalMs?: number };
+  service?: {
+    name: string;
+    /** Default 24321. */ port?: number;
+    /** Default 10000. */ resolveIntervalMs?: number;
+    /** DNS servers (`ip` or `ip:port`) to ask instead of the system's; default: the system resolver's. */ dnsServers?: string[];
+  };
   /** Default `/v1/logs`. */
   path?: string;
   /** Default 10000. */
@@ -93,7 +98,7 @@ interface ResolvedConfig {
   batch: { maxRecords: number; maxBytes: number; maxAgeMs: number };
   compression: 'zstd' | 'gzip' | 'none';
   endpoints: string[];
-  service: { name: string; port: number; resolveIntervalMs: number } | undefined;
+  service: { name: string; port: number; resolveIntervalMs: number; dnsServers: string[] | undefined } | undefined;
   path: string;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
@@ -183,7 +188,9 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
       name = m[1] ?? name;
       port = Number(m[2]);
     }
-    service = { name, port, resolveIntervalMs: num('service.resolveIntervalMs', s['resolveIntervalMs'], 10000, 100) };
+    const dnsServers = s['dnsServers'];
+    if (dnsServers !== undefined && (!Array.isArray(dnsServers) || dnsServers.some((d) => typeof d !== 'string'))) bad('service.dnsServers', dnsServers, 'a list of "ip" or "ip:port"');
+    service = { name, port, resolveIntervalMs: num('service.resolveIntervalMs', s['resolveIntervalMs'], 10000, 10), dnsServers: dnsServers as string[] | undefined };
   }
   if (endpoints.length === 0 && service === undefined) bad('endpoints', undefined, 'at least one of endpoints or service');
 

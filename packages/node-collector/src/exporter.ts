@@ -66,9 +66,11 @@ class HttpExporter implements Exporter {
   start(): void {
     const svc = this.cfg.service;
     if (svc === undefined) return;
+    const resolver = new dns.Resolver({ timeout: 2000, tries: 2 });
+    if (svc.dnsServers !== undefined) resolver.setServers(svc.dnsServers);
     const resolve = async (): Promise<void> => {
       try {
-        const ips = await dns.resolve4(svc.name);
+        const ips = await resolver.resolve4(svc.name);
         const old = new Map(this.list.map((e) => [`${e.host}:${e.port}`, e]));
         const fresh = ips.sort().map((ip) => old.get(`${ip}:${svc.port}`) ?? { host: ip, port: svc.port, unhealthyUntil: 0 });
         if (fresh.length > 0) this.list = [...fresh, ...this.cfg.endpoints.map((e) => ({ ...parseHostPort(e), unhealthyUntil: 0 }))];
@@ -119,9 +121,10 @@ class HttpExporter implements Exporter {
       }
       this.hooks.onAttempt('retryable');
       this.hooks.onRetry(r.error.startsWith('status') ? r.error : 'connection');
-      if (r.endpointFault) ep.unhealthyUntil = Date.now() + this.cfg.unhealthyForMs;
-      // another healthy endpoint is tried at once; otherwise wait
-      if (r.endpointFault && r.retryAfterMs === undefined && this.healthyCount() > 0) continue;
+      // this endpoint is avoided (for Retry-After if it said so); another healthy one is tried at once
+      const avoidMs = r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : r.endpointFault ? this.cfg.unhealthyForMs : 0;
+      if (avoidMs > 0) ep.unhealthyUntil = Date.now() + avoidMs;
+      if (avoidMs > 0 && this.healthyCount() > 0) continue;
       // Retry-After is honoured, but never below the initial backoff (a "0" must not become a busy loop)
       await this.sleep(r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : this.backoff(attempt++));
     }
@@ -196,7 +199,7 @@ class HttpExporter implements Exporter {
             if (s >= 200 && s < 300) finish({ kind: 'ok' });
             else if (s === 429 || s === 408 || s >= 500) {
               const ra = retryAfterMs(res.headers['retry-after']);
-              finish(ra === undefined ? { kind: 'retryable', error: `status_${s}`, endpointFault: s !== 429 } : { kind: 'retryable', error: `status_${s}`, retryAfterMs: ra, endpointFault: false });
+              finish(ra === undefined ? { kind: 'retryable', error: `status_${s}`, endpointFault: true } : { kind: 'retryable', error: `status_${s}`, retryAfterMs: ra, endpointFault: true });
             } else finish({ kind: 'failure', status: s, error: Buffer.concat(chunks).toString('utf8').slice(0, 500) });
           });
         },

@@ -156,10 +156,20 @@ class FileParser {
     }
   }
 
-  /** Emits every unfinished partial and group as it is (at file close or truncation). Drops an unterminated line's state. */
+  /** Emits every unfinished line, partial and group as it is (at the close of a rotated or deleted file). */
   flush(emit: Emit, observedNs: bigint): void {
     this.observed = observedNs;
     this.emit = emit;
+    if (this.carryStart >= 0) {
+      const start = this.carryStart;
+      const over = this.carryOverflow;
+      const line = this.carry.subarray(0, this.carryLen);
+      const end = start + this.carryLen + over;
+      this.carryStart = -1;
+      this.carryLen = 0;
+      this.carryOverflow = 0;
+      this.line(line, start, end, over);
+    }
     for (const s of ['stdout', 'stderr'] as const) {
       const p = this.partial[s];
       if (p.active) this.finishJoin(s, p.end);

@@ -6,12 +6,14 @@ import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { decodeLogsRequest } from './otlp-decode.ts';
 import type { DecodedResourceLogs } from './otlp-decode.ts';
 
-type Mode = 'ok' | 'unavailable' | 'too-many';
+type Mode = 'ok' | 'unavailable' | 'too-many' | 'bad-request';
 
 interface Receiver {
   port: number;
   endpoint: string;
   requests: number;
+  /** Content-Encoding values seen. */
+  encodings: Set<string>;
   setMode(m: Mode): void;
   /** Stops listening (connections refused) until resume(). */
   stop(): Promise<void>;
@@ -19,10 +21,11 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPort = 0): Promise<Receiver> {
+async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPort = 0, host = '127.0.0.1'): Promise<Receiver> {
   let mode: Mode = 'ok';
   let server: Server | undefined;
   let requests = 0;
+  const encodings = new Set<string>();
   const make = (): Server =>
     createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -36,10 +39,15 @@ async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPo
           res.writeHead(429).end();
           return;
         }
+        if (mode === 'bad-request') {
+          res.writeHead(400).end('refused by the test');
+          return;
+        }
         try {
           if (req.url !== '/v1/logs' || req.headers['content-type'] !== 'application/x-protobuf') throw new Error(`bad request ${req.url}`);
           let body = Buffer.concat(chunks);
           const enc = req.headers['content-encoding'];
+          encodings.add(enc ?? 'identity');
           if (enc === 'zstd') body = zstdDecompressSync(body);
           else if (enc === 'gzip') body = gunzipSync(body);
           for (const rl of decodeLogsRequest(body)) onBatch(rl);
@@ -55,7 +63,7 @@ async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPo
       server = make();
       server.keepAliveTimeout = 60000;
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve((server?.address() as AddressInfo).port));
+      server.listen(port, host, () => resolve((server?.address() as AddressInfo).port));
     });
   const port = await listen(fixedPort);
   const closeServer = async (): Promise<void> => {
@@ -69,7 +77,8 @@ async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPo
   };
   return {
     port,
-    endpoint: `127.0.0.1:${port}`,
+    endpoint: `${host}:${port}`,
+    encodings,
     get requests() {
       return requests;
     },
