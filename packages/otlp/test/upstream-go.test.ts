@@ -1,6 +1,7 @@
 // Acceptance 2: what we encode decodes with upstream's own generated code (Go,
 // go.opentelemetry.io/proto/otlp) to the same content, for data that sets every field.
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { create, toJson } from '@bufbuild/protobuf';
 import type { DescMessage, Message } from '@bufbuild/protobuf';
 import {
@@ -28,7 +29,7 @@ function canonical(desc: DescMessage, msg: Message): unknown {
   return JSON.parse(JSON.stringify(toJson(desc, msg, { enumAsInteger: true })));
 }
 
-test('requests we encode decode with upstream Go types to the same content, covering every field', (t) => {
+void test('requests we encode decode with upstream Go types to the same content, covering every field', (t: TestContext) => {
   const r = rng(0x5e7a47);
   const cases: { kind: UpstreamKind; desc: DescMessage; msg: Message; bytes: Uint8Array }[] = [];
   const covered = new Set<string>();
@@ -62,7 +63,7 @@ test('requests we encode decode with upstream Go types to the same content, cove
   }
 });
 
-test('responses with partial success decode with upstream Go types', (t) => {
+void test('responses with partial success decode with upstream Go types', (t: TestContext) => {
   const logs = create(ExportLogsServiceResponseSchema, { partialSuccess: { rejectedLogRecords: 12n, errorMessage: 'too old' } });
   const metrics = create(ExportMetricsServiceResponseSchema, { partialSuccess: { rejectedDataPoints: -3n, errorMessage: 'bad unit' } });
   const traces = create(ExportTraceServiceResponseSchema, { partialSuccess: { rejectedSpans: 9007199254740993n, errorMessage: 'dup' } });

@@ -1,6 +1,5 @@
 // Seeded random OTLP requests covering every field, for the interop, splice and fuzz tests.
 import { create } from '@bufbuild/protobuf';
-import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
   ExportLogsServiceRequestSchema,
   ExportMetricsServiceRequestSchema,
@@ -333,19 +332,19 @@ function resourceList(r: Rng, o: GenOptions, scopeKey: string, records: (r: Rng,
 export function logsRequest(r: Rng, o: GenOptions = {}): ExportLogsServiceRequest {
   return create(ExportLogsServiceRequestSchema, {
     resourceLogs: resourceList(r, o, 'scopeLogs', logRecord, 'logRecords'),
-  } as MessageInitShape<typeof ExportLogsServiceRequestSchema>);
+  });
 }
 
 export function metricsRequest(r: Rng, o: GenOptions = {}): ExportMetricsServiceRequest {
   return create(ExportMetricsServiceRequestSchema, {
     resourceMetrics: resourceList(r, o, 'scopeMetrics', metric, 'metrics'),
-  } as MessageInitShape<typeof ExportMetricsServiceRequestSchema>);
+  });
 }
 
 export function traceRequest(r: Rng, o: GenOptions = {}): ExportTraceServiceRequest {
   return create(ExportTraceServiceRequestSchema, {
     resourceSpans: resourceList(r, o, 'scopeSpans', span, 'spans'),
-  } as MessageInitShape<typeof ExportTraceServiceRequestSchema>);
+  });
 }
 
 export const SIGNALS: readonly Signal[] = ['logs', 'metrics', 'traces'];
