@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { collectorError } from './errors.ts';
+import { createFilter } from './paths.ts';
 
 /** Matches a file by its pod path parts. Each field is a glob (`*`, `?`) or a `/regex/`; absent fields match all. */
 interface Selector {
@@ -216,12 +217,14 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
     const envPort = env['SEXTANT_HTTP_PORT'] !== undefined ? Number(env['SEXTANT_HTTP_PORT']) : undefined;
     server = { port: num('server.port', s['port'] ?? envPort, 2020, 0), host: str('server.host', s['host'], '0.0.0.0') };
   }
+  const include = selectors('include', c['include']);
+  createFilter([...include, ...multiline], exclude); // throws SEXTANT_COLLECTOR_PATTERN_INVALID for a bad /regex/
   const maxRecordBytes = num('maxRecordBytes', c['maxRecordBytes'], 1 << 20, 16);
   return {
     logRoot: str('logRoot', c['logRoot'] ?? env['SEXTANT_LOG_ROOT'], '/var/log/pods'),
     nodeName: str('nodeName', c['nodeName'] ?? env['NODE_NAME'], hostname()),
     startAt,
-    include: selectors('include', c['include']),
+    include,
     exclude,
     maxRecordBytes,
     readBufferBytes: num('readBufferBytes', c['readBufferBytes'], 256 * 1024, 4096),

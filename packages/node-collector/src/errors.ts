@@ -5,7 +5,6 @@ const ERRORS = {
   SEXTANT_COLLECTOR_CONFIG_UNREADABLE: { status: 500, message: 'the node-collector configuration file cannot be read' },
   SEXTANT_COLLECTOR_PATTERN_INVALID: { status: 500, message: 'an include/exclude pattern is not a valid glob or /regex/' },
   SEXTANT_COLLECTOR_CHECKPOINT_DIR: { status: 500, message: 'the checkpoint directory cannot be written' },
-  SEXTANT_COLLECTOR_NO_ENDPOINT: { status: 503, message: 'no enrichment endpoint is known' },
   SEXTANT_COLLECTOR_STATE: { status: 500, message: 'the collector is not in a state that allows this call' },
 } as const;
 

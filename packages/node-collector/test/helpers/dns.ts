@@ -1,7 +1,6 @@
 // A tiny authoritative DNS server on loopback UDP for tests: answers A queries from a mutable table, so that the
 // collector's headless-Service resolution runs against a real resolver (c-ares) over a real socket.
 import { createSocket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 
 interface DnsServer {
   address: string;
@@ -45,7 +44,7 @@ async function startDnsServer(): Promise<DnsServer> {
     sock.send(Buffer.concat([head, msg.subarray(12, qEnd), ...answers]), rinfo.port, rinfo.address);
   });
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
-  const port = (sock.address() as AddressInfo).port;
+  const port = (sock.address()).port;
   return {
     address: `127.0.0.1:${port}`,
     set: (name, ips) => table.set(name.toLowerCase(), ips),
