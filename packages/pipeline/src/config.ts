@@ -169,7 +169,7 @@ export const s = {
   },
   enum<const V extends readonly string[]>(values: V, opts: LeafOptions<V[number]> = {}): Field<V[number]> {
     return leaf(values.join(' \\| '), (raw) =>
-      typeof raw === 'string' && values.includes(raw) ? { value: raw as V[number] } : { error: `is not one of ${values.join(', ')}` }, opts);
+      typeof raw === 'string' && values.includes(raw) ? { value: raw } : { error: `is not one of ${values.join(', ')}` }, opts);
   },
   /** Byte size: `512Mi`, `2Gi`, `100MB` or a number of bytes; parsed to a number. */
   bytes(opts: LeafOptions<number> & { min?: number; max?: number } = {}): Field<number> {
@@ -230,7 +230,7 @@ export const s = {
         out[k] = r.value;
       }
       return { value: out };
-    }, { ...opts, default: opts.default ?? ({} as Record<string, T>) }, value.info.secret);
+    }, { ...opts, default: opts.default ?? {} }, value.info.secret);
   },
   object<S extends Shape>(shape: S, opts: { description?: string } = {}): ObjectField<S> {
     const parseObj = (raw: unknown, path: string, fromEnv: boolean): { ok: true; value: InferShape<S> } | { ok: false; issues: string[] } => {
@@ -364,7 +364,7 @@ export function loadConfig<S extends Shape>(options: LoadConfigOptions<S>): Infe
   const issues: string[] = [];
   // Env values are parsed here (strings need coercion), then merged as parsed values.
   const fromEnv: Record<string, unknown> = {};
-  for (const [path, f] of leaves(options.schema as Field<unknown>, '')) {
+  for (const [path, f] of leaves(options.schema, '')) {
     const name = envName(path, prefix);
     const raw = env[name];
     if (raw === undefined) continue;
@@ -386,7 +386,7 @@ export function loadConfig<S extends Shape>(options: LoadConfigOptions<S>): Infe
 /** Markdown table of every key: path, env variable, type, default, description. */
 export function configDocs(schema: ObjectField<Shape>, options: { envPrefix?: string } = {}): string {
   const rows = ['| Key | Environment | Type | Default | Description |', '|---|---|---|---|---|'];
-  for (const [path, f] of leaves(schema as Field<unknown>, '')) {
+  for (const [path, f] of leaves(schema, '')) {
     const def = f.info.defaultText === undefined ? '' : `\`${f.info.defaultText}\``;
     rows.push(`| \`${path}\` | \`${envName(path, options.envPrefix)}\` | ${f.info.type} | ${def} | ${f.info.description.replace(/\|/g, '\\|')} |`);
   }

@@ -15,7 +15,6 @@ export const errorCodes = {
   SEXTANT_PIPELINE_QUEUE_ITEM_TOO_LARGE: { message: 'item is larger than the queue can ever hold', status: 413 },
   SEXTANT_PIPELINE_QUEUE_CLOSED: { message: 'queue is closed', status: 503 },
   SEXTANT_PIPELINE_QUEUE_IO: { message: 'queue storage failed', status: 503 },
-  SEXTANT_PIPELINE_QUEUE_LOCKED: { message: 'queue directory is in use by another process', status: 500 },
   SEXTANT_PIPELINE_QUEUE_UNKNOWN_ID: { message: 'no leased item has this id', status: 500 },
   SEXTANT_PIPELINE_EXPORT_HTTP_STATUS: { message: 'backend answered with an error status', status: 502 },
   SEXTANT_PIPELINE_EXPORT_NETWORK: { message: 'backend could not be reached', status: 503 },

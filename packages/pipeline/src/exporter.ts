@@ -1,7 +1,7 @@
 // What every exporter returns and the plumbing the HTTP-based ones share.
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, zstdCompress as zstdCb } from 'node:zlib';
 import { SextantError } from './errors.ts';
@@ -75,7 +75,7 @@ export function createHttpClient(): HttpClient {
           headers: { ...headers, 'content-length': String(body.length) },
           timeout: timeoutMs,
         };
-        const onRes = (res: import('node:http').IncomingMessage): void => {
+        const onRes = (res: IncomingMessage): void => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -39,7 +39,7 @@ function errorOf(fn: () => unknown): Error {
   throw new Error('expected an error');
 }
 
-test('byte sizes and durations parse the usual spellings and refuse nonsense', (t: TestContext) => {
+void test('byte sizes and durations parse the usual spellings and refuse nonsense', (t: TestContext) => {
   t.assert.equal(parseBytes('512Mi'), 512 * 1024 * 1024);
   t.assert.equal(parseBytes('2Gi'), 2 * 1024 ** 3);
   t.assert.equal(parseBytes('100MB'), 100e6);
@@ -53,7 +53,7 @@ test('byte sizes and durations parse the usual spellings and refuse nonsense', (
   t.assert.equal(parseDuration('soon'), undefined);
 });
 
-test('file, env and overrides merge over defaults, env values coerced by type', async (t: TestContext) => {
+void test('file, env and overrides merge over defaults, env values coerced by type', async (t: TestContext) => {
   const file = await yamlFile(t, 'exporter:\n  endpoint: https://backend:4318\n  protocol: otlp_http\nqueue:\n  maxBytes: 1Gi\n');
   const cfg = loadConfig({
     schema, file,
@@ -76,7 +76,7 @@ test('file, env and overrides merge over defaults, env values coerced by type', 
   t.assert.equal(cfg.debug, true);
 });
 
-test('errors name the key path, the bad value, the valid choices, and the env variable', async (t: TestContext) => {
+void test('errors name the key path, the bad value, the valid choices, and the env variable', async (t: TestContext) => {
   const file = await yamlFile(t, 'exporter:\n  endpoint: x\n  protocol: grcp\n  concurrency: 0\n  timout: 5s\n');
   const err = errorOf(() => loadConfig({ schema, file, env: { SEXTANT_QUEUE__MAX_BYTES: 'abc' } }));
   t.assert.ok(isSextantError(err, 'SEXTANT_CONFIG_INVALID'));
@@ -87,7 +87,7 @@ test('errors name the key path, the bad value, the valid choices, and the env va
   t.assert.match(err.message, /exporter\.timout: unknown key \(did you mean exporter\.timeout\?\)/);
 });
 
-test('a missing required key and an unreadable file are reported', (t: TestContext) => {
+void test('a missing required key and an unreadable file are reported', (t: TestContext) => {
   const err = errorOf(() => loadConfig({ schema, env: {} }));
   t.assert.match(err.message, /exporter\.endpoint: is required \(string\)/);
   const err2 = errorOf(() => loadConfig({ schema, file: '/nonexistent/sextant.yaml', env: {} }));
@@ -95,14 +95,14 @@ test('a missing required key and an unreadable file are reported', (t: TestConte
   t.assert.match(err2.message, /\/nonexistent\/sextant\.yaml/);
 });
 
-test('secret values never appear in error messages', (t: TestContext) => {
+void test('secret values never appear in error messages', (t: TestContext) => {
   const sch = defineConfig({ token: s.secret(), n: s.number() });
   const err = errorOf(() => loadConfig({ schema: sch, env: {}, overrides: { token: 12345678, n: 1 } }));
   t.assert.doesNotMatch(err.message, /12345678/);
   t.assert.match(err.message, /token: \(secret value\) is not a secret/);
 });
 
-test('docs list every key with env name, type and default', (t: TestContext) => {
+void test('docs list every key with env name, type and default', (t: TestContext) => {
   const md = configDocs(schema);
   t.assert.match(md, /\| `queue\.maxBytes` \| `SEXTANT_QUEUE__MAX_BYTES` \| byte size \| `512Mi` \| Disk bound of the queue\. \|/);
   t.assert.match(md, /\| `exporter\.protocol` \| `SEXTANT_EXPORTER__PROTOCOL` \| otlp_grpc \\\| otlp_http \\\| splunk_hec \\\| file \| `otlp_grpc` \|/);

@@ -35,7 +35,7 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
-test('503s are retried until the backend accepts; everything is acked and counted', async (t: TestContext) => {
+void test('503s are retried until the backend accepts; everything is acked and counted', async (t: TestContext) => {
   let n = 0;
   const got: string[] = [];
   const url = await server(t, (body, res) => {
@@ -61,7 +61,7 @@ test('503s are retried until the backend accepts; everything is acked and counte
   t.assert.match(text, /sextant_test_export_retries_total\{signal="logs"\} 2/);
 });
 
-test('a permanent 400 dead-letters that item only; the rest are delivered', async (t: TestContext) => {
+void test('a permanent 400 dead-letters that item only; the rest are delivered', async (t: TestContext) => {
   const url = await server(t, (body, res) => res.writeHead(body === 'bad' ? 400 : 200).end(body === 'bad' ? 'cannot parse' : ''));
   const { q } = await queue(t);
   const loop = createExportLoop({ queue: q, exporter: createOtlpHttpExporter({ endpoint: url, compression: 'none' }), retry });
@@ -75,7 +75,7 @@ test('a permanent 400 dead-letters that item only; the rest are delivered', asyn
   t.assert.equal((await q.deadLetters.read(dl?.id ?? -1))?.payload.toString(), 'bad');
 });
 
-test('items of one source arrive in queue order even with concurrency and retries', async (t: TestContext) => {
+void test('items of one source arrive in queue order even with concurrency and retries', async (t: TestContext) => {
   const arrived: string[] = [];
   let k = 0;
   const url = await server(t, (body, res) => {
@@ -102,7 +102,7 @@ test('items of one source arrive in queue order even with concurrency and retrie
   }
 });
 
-test('during an outage nothing is dropped: shutdown returns the items and a restart redelivers them', async (t: TestContext) => {
+void test('during an outage nothing is dropped: shutdown returns the items and a restart redelivers them', async (t: TestContext) => {
   let calls = 0;
   const url = await server(t, (_b, res) => {
     calls++;
@@ -123,7 +123,7 @@ test('during an outage nothing is dropped: shutdown returns the items and a rest
   t.assert.deepEqual((await again.lease(10)).map((i) => i.payload.toString()), ['t0', 't1', 't2', 't3']);
 });
 
-test('maxElapsedMs turns endless retries into a counted dead letter', async (t: TestContext) => {
+void test('maxElapsedMs turns endless retries into a counted dead letter', async (t: TestContext) => {
   const url = await server(t, (_b, res) => res.writeHead(503).end());
   const { q } = await queue(t);
   const loop = createExportLoop({ queue: q, exporter: createOtlpHttpExporter({ endpoint: url, compression: 'none' }), retry: createRetryPolicy({ initialMs: 5, maxMs: 10, maxElapsedMs: 50 }) });
@@ -134,7 +134,7 @@ test('maxElapsedMs turns endless retries into a counted dead letter', async (t: 
   t.assert.match(q.deadLetters.list()[0]?.reason ?? '', /SEXTANT_PIPELINE_EXPORT_RETRY_EXPIRED/);
 });
 
-test('retry policy: full jitter under a growing ceiling, never below Retry-After', (t: TestContext) => {
+void test('retry policy: full jitter under a growing ceiling, never below Retry-After', (t: TestContext) => {
   const hi = createRetryPolicy({ initialMs: 100, maxMs: 1000, random: () => 0.999999 });
   t.assert.deepEqual([1, 2, 3, 4, 5].map((a) => hi.delayMs(a)), [100, 200, 400, 800, 1000]);
   const lo = createRetryPolicy({ initialMs: 100, maxMs: 1000, random: () => 0 });

@@ -15,7 +15,7 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-test('HEC: events from the injected decoder, Splunk token from a file, gzip; status mapping', async (t: TestContext) => {
+void test('HEC: events from the injected decoder, Splunk token from a file, gzip; status mapping', async (t: TestContext) => {
   const seen: Array<{ url: string; auth: string | undefined; events: unknown[] }> = [];
   const statuses = [200, 503, 400, 401];
   const s = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -57,7 +57,7 @@ test('HEC: events from the injected decoder, Splunk token from a file, gzip; sta
   await broken.shutdown();
 });
 
-test('file exporter: length-prefixed payloads per signal, JSON-lines transform, rotation by size', async (t: TestContext) => {
+void test('file exporter: length-prefixed payloads per signal, JSON-lines transform, rotation by size', async (t: TestContext) => {
   const dir = await tempDir(t);
   const raw = createFileExporter({ path: join(dir, 'otlp-{signal}.bin') });
   await raw.export({ signal: 'logs', payload: Buffer.from('abc') });

@@ -20,7 +20,7 @@ function runUntilReady(args: string[]): Promise<{ out: string; code: number | nu
   });
 }
 
-test('SIGTERM: started downstream first, stopped upstream first, exit 0', async (t: TestContext) => {
+void test('SIGTERM: started downstream first, stopped upstream first, exit 0', async (t: TestContext) => {
   const { out, code } = await runUntilReady([]);
   t.assert.deepEqual(out.trim().split('\n'), [
     'start queue', 'start exporter', 'start receiver', 'ready', 'stop receiver', 'stop exporter', 'stop queue',
@@ -28,14 +28,14 @@ test('SIGTERM: started downstream first, stopped upstream first, exit 0', async 
   t.assert.equal(code, 0);
 });
 
-test('a shutdown that outlives its deadline exits 1 instead of hanging', async (t: TestContext) => {
+void test('a shutdown that outlives its deadline exits 1 instead of hanging', async (t: TestContext) => {
   const { out, code } = await runUntilReady(['slow']);
   t.assert.match(out, /stop exporter/);
   t.assert.doesNotMatch(out, /stop queue/);
   t.assert.equal(code, 1);
 });
 
-test('a failed start stops what already started and rethrows', async (t: TestContext) => {
+void test('a failed start stops what already started and rethrows', async (t: TestContext) => {
   const events: string[] = [];
   const ok = (n: string) => component(n, () => { events.push(`stop ${n}`); return Promise.resolve(); }, () => { events.push(`start ${n}`); return Promise.resolve(); });
   const bad = component('listener', () => Promise.resolve(), () => Promise.reject(new Error('EADDRINUSE')));

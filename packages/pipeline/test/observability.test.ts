@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createDiskQueue, createLogger, createMetrics, registerQueueMetrics, tlsReader } from '../src/index.ts';
 import { defer } from './fixtures/defer.ts';
 
-test('logger writes JSON lines with name and level, and redacts tokens and authorization headers', (t: TestContext) => {
+void test('logger writes JSON lines with name and level, and redacts tokens and authorization headers', (t: TestContext) => {
   const lines: string[] = [];
   const dest = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(chunk.toString()); cb(); } });
   const log = createLogger({ name: 'enrichment', level: 'debug', destination: dest });
@@ -25,7 +25,7 @@ test('logger writes JSON lines with name and level, and redacts tokens and autho
   t.assert.doesNotMatch(lines.join(''), /s3cret|hec-123|abc/);
 });
 
-test('metrics: Prometheus names, delivery-contract counters, default process metrics, queue gauges', async (t: TestContext) => {
+void test('metrics: Prometheus names, delivery-contract counters, default process metrics, queue gauges', async (t: TestContext) => {
   const m = createMetrics('enrichment');
   m.dropped().inc({ reason: 'dead_letter_full' });
   m.counter('received_records_total', { help: 'Records received.', labelNames: ['signal'] }).inc({ signal: 'logs' }, 100);
@@ -48,7 +48,7 @@ test('metrics: Prometheus names, delivery-contract counters, default process met
   t.assert.equal(m.dropped(), m.dropped(), 'asking twice gives the same counter');
 });
 
-test('TLS material keeps the default CAs next to a custom CA, and notices a rotated file', async (t: TestContext) => {
+void test('TLS material keeps the default CAs next to a custom CA, and notices a rotated file', async (t: TestContext) => {
   const dir = await mkdtemp(join(tmpdir(), 'sextant-tls-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const caFile = join(dir, 'ca.pem');

@@ -25,10 +25,10 @@ function statusWithRetryInfo(code: number, seconds: number, nanos: number): Buff
   return Buffer.from([...vi(1, code), ...ld(2, [...Buffer.from('slow down')]), ...ld(3, other), ...ld(3, any)]);
 }
 
-interface Reply { code: number; details?: string; retryInfoMs?: number }
+interface Reply { code: status; details?: string; retryInfoMs?: number }
 
 function rawService(): ServiceDefinition {
-  const def: ServiceDefinition = {};
+  const def: Record<string, ServiceDefinition[string]> = {};
   for (const path of Object.values(grpcServicePaths)) {
     def[path] = {
       path, requestStream: false, responseStream: false, originalName: 'Export',
@@ -62,12 +62,12 @@ async function grpcServer(t: TestContext, replies: Reply[], creds = ServerCreden
   return { port, got };
 }
 
-test('RetryInfo is decoded from google.rpc.Status details', (t: TestContext) => {
+void test('RetryInfo is decoded from google.rpc.Status details', (t: TestContext) => {
   t.assert.equal(retryDelayFromStatusDetails(statusWithRetryInfo(8, 2, 500_000_000)), 2500);
   t.assert.equal(retryDelayFromStatusDetails(Buffer.from([...vi(1, 8)])), undefined);
 });
 
-test('raw bytes reach the right service; status codes map to ok/retryable/failure per the OTLP spec', async (t: TestContext) => {
+void test('raw bytes reach the right service; status codes map to ok/retryable/failure per the OTLP spec', async (t: TestContext) => {
   const { port, got } = await grpcServer(t, [
     { code: status.UNAVAILABLE },
     { code: status.RESOURCE_EXHAUSTED, retryInfoMs: 3250 },
@@ -99,13 +99,13 @@ test('raw bytes reach the right service; status codes map to ok/retryable/failur
   t.assert.equal(unknown.kind, 'failure');
 });
 
-test('a server that is down is retryable', async (t: TestContext) => {
+void test('a server that is down is retryable', async (t: TestContext) => {
   const ex = createOtlpGrpcExporter({ endpoint: 'http://127.0.0.1:1', timeoutMs: 2000 });
   t.after(() => ex.shutdown());
   t.assert.equal((await ex.export({ signal: 'traces', payload: Buffer.alloc(1) })).kind, 'retryable');
 });
 
-test('gRPC over TLS with a custom CA and mTLS', async (t: TestContext) => {
+void test('gRPC over TLS with a custom CA and mTLS', async (t: TestContext) => {
   const pki = await makePki();
   t.after(() => pki.cleanup());
   const creds = ServerCredentials.createSsl(pki.ca, [{ cert_chain: pki.serverCert, private_key: pki.serverKey }], true);

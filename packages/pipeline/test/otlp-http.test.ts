@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ async function httpServer(t: TestContext, handler: Handler): Promise<{ url: stri
 
 const payload = Buffer.from('0a0b0c-otlp-bytes');
 
-test('posts protobuf to /v1/<signal>, gzip and zstd bodies decode to the payload', async (t: TestContext) => {
+void test('posts protobuf to /v1/<signal>, gzip and zstd bodies decode to the payload', async (t: TestContext) => {
   const { url, seen } = await httpServer(t, (_req, res) => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
   for (const compression of ['gzip', 'zstd', 'none'] as const) {
     const ex = createOtlpHttpExporter({ endpoint: url, compression });
@@ -51,7 +52,7 @@ test('posts protobuf to /v1/<signal>, gzip and zstd bodies decode to the payload
   t.assert.deepEqual(seen[2]?.body, payload);
 });
 
-test('429/502/503/504 are retryable with Retry-After; 400 is permanent; a closed port is retryable', async (t: TestContext) => {
+void test('429/502/503/504 are retryable with Retry-After; 400 is permanent; a closed port is retryable', async (t: TestContext) => {
   const statuses = [503, 429, 502, 504, 400, 500];
   const { url } = await httpServer(t, (_req, res) => {
     const st = statuses.shift() ?? 200;
@@ -74,13 +75,13 @@ test('429/502/503/504 are retryable with Retry-After; 400 is permanent; a closed
   await closed.shutdown();
 });
 
-test('Retry-After accepts seconds and HTTP dates', (t: TestContext) => {
+void test('Retry-After accepts seconds and HTTP dates', (t: TestContext) => {
   t.assert.equal(parseRetryAfter('3'), 3000);
   t.assert.equal(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1)), 10_000);
   t.assert.equal(parseRetryAfter('soon'), undefined);
 });
 
-test('header values read from a file pick up rotation', async (t: TestContext) => {
+void test('header values read from a file pick up rotation', async (t: TestContext) => {
   const dir = await mkdtemp(join(tmpdir(), 'sextant-secret-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const tokenFile = join(dir, 'token');
@@ -94,13 +95,13 @@ test('header values read from a file pick up rotation', async (t: TestContext) =
   t.assert.deepEqual(seen.map((s) => [s.headers.authorization, s.headers['x-tenant']]), [['Bearer one', 'acme'], ['Bearer two-rotated', 'acme']]);
 });
 
-test('TLS with a custom CA file, and mTLS with a client certificate', async (t: TestContext) => {
+void test('TLS with a custom CA file, and mTLS with a client certificate', async (t: TestContext) => {
   const pki = await makePki();
   t.after(() => pki.cleanup());
   const seen: Seen[] = [];
   const server = createHttpsServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true, rejectUnauthorized: true },
     handle(seen, (req, res) => {
-      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
       res.writeHead(200, { 'x-client': peer.subject.CN }).end();
     }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -28,7 +28,7 @@ function runAndKill(dir: string, round: number, killAfterMs: number): Promise<st
   });
 }
 
-test('kill -9 at random points never loses an item whose enqueue resolved, never shows a torn one', async (t: TestContext) => {
+void test('kill -9 at random points never loses an item whose enqueue resolved, never shows a torn one', async (t: TestContext) => {
   const dir = await mkdtemp(join(tmpdir(), 'sextant-qcrash-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const resolved = new Map<number, string>(); // id -> tag, enqueue observed resolved

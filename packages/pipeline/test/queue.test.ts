@@ -13,7 +13,7 @@ async function tempDir(t: TestContext): Promise<string> {
 }
 const bytes = (n: number, fill = 1): Uint8Array => new Uint8Array(n).fill(fill);
 
-test('items come back in order with payload and meta; ack removes them', async (t: TestContext) => {
+void test('items come back in order with payload and meta; ack removes them', async (t: TestContext) => {
   const q = await createDiskQueue({ dir: await tempDir(t), maxBytes: 1 << 20 });
   defer(t, () => q.close());
   const rs = await Promise.all([1, 2, 3].map((i) => q.enqueue({ signal: 'logs', payload: bytes(10, i), meta: { source: `s${i}` } })));
@@ -27,7 +27,7 @@ test('items come back in order with payload and meta; ack removes them', async (
   t.assert.equal(q.stats().bytes, 0);
 });
 
-test('concurrent enqueues share group commits and all resolve', async (t: TestContext) => {
+void test('concurrent enqueues share group commits and all resolve', async (t: TestContext) => {
   const q = await createDiskQueue({ dir: await tempDir(t), maxBytes: 64 << 20 });
   defer(t, () => q.close());
   const rs = await Promise.all(Array.from({ length: 500 }, (_, i) => q.enqueue({ signal: 'traces', payload: bytes(1000, i % 256) })));
@@ -36,7 +36,7 @@ test('concurrent enqueues share group commits and all resolve', async (t: TestCo
   t.assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
 });
 
-test('nacked and unacked items are redelivered; unacked survive close and reopen', async (t: TestContext) => {
+void test('nacked and unacked items are redelivered; unacked survive close and reopen', async (t: TestContext) => {
   const dir = await tempDir(t);
   let q = await createDiskQueue({ dir, maxBytes: 1 << 20 });
   for (let i = 0; i < 5; i++) await q.enqueue({ signal: 'logs', payload: bytes(100, i) });
@@ -55,7 +55,7 @@ test('nacked and unacked items are redelivered; unacked survive close and reopen
   t.assert.deepEqual(items.map((i) => i.payload[0]), [1, 2, 3, 4]);
 });
 
-test('a full queue answers a typed full result with a retry hint and stores nothing', async (t: TestContext) => {
+void test('a full queue answers a typed full result with a retry hint and stores nothing', async (t: TestContext) => {
   const q = await createDiskQueue({ dir: await tempDir(t), maxBytes: 100_000, segmentBytes: 30_000, fullRetryAfterMs: 2500 });
   defer(t, () => q.close());
   let full;
@@ -75,7 +75,7 @@ test('a full queue answers a typed full result with a retry hint and stores noth
   await t.assert.rejects(q.enqueue({ signal: 'logs', payload: bytes(200_000) }), (e: unknown) => isSextantError(e, 'SEXTANT_PIPELINE_QUEUE_ITEM_TOO_LARGE'));
 });
 
-test('disk use stays under maxBytes and acked space is reclaimed', async (t: TestContext) => {
+void test('disk use stays under maxBytes and acked space is reclaimed', async (t: TestContext) => {
   const dir = await tempDir(t);
   const q = await createDiskQueue({ dir, maxBytes: 200_000, segmentBytes: 40_000 });
   defer(t, () => q.close());
@@ -94,7 +94,7 @@ test('disk use stays under maxBytes and acked space is reclaimed', async (t: Tes
   t.assert.ok((await readdir(join(dir, 'segments'))).length <= 6);
 });
 
-test('dead letters are stored, counted, listable, readable, and bounded with a counted drop', async (t: TestContext) => {
+void test('dead letters are stored, counted, listable, readable, and bounded with a counted drop', async (t: TestContext) => {
   const dir = await tempDir(t);
   let q = await createDiskQueue({ dir, maxBytes: 1 << 20, deadLetterMaxBytes: 2500 });
   for (let i = 0; i < 3; i++) await q.enqueue({ signal: 'metrics', payload: bytes(1000, i), meta: { source: 'x' } });
@@ -123,7 +123,7 @@ test('dead letters are stored, counted, listable, readable, and bounded with a c
   t.assert.equal(q.stats().deadLetter.count, 1);
 });
 
-test('a torn tail (partial frame) is cut on open; whole items before it survive', async (t: TestContext) => {
+void test('a torn tail (partial frame) is cut on open; whole items before it survive', async (t: TestContext) => {
   const dir = await tempDir(t);
   let q = await createDiskQueue({ dir, maxBytes: 1 << 20 });
   await q.enqueue({ signal: 'logs', payload: bytes(500, 7) });
@@ -147,7 +147,7 @@ test('a torn tail (partial frame) is cut on open; whole items before it survive'
   t.assert.deepEqual((await q.lease(5)).map((i) => i.payload[0]), [7, 8, 9]);
 });
 
-test('lease waits for the next enqueue and returns [] on close or abort', async (t: TestContext) => {
+void test('lease waits for the next enqueue and returns [] on close or abort', async (t: TestContext) => {
   const q = await createDiskQueue({ dir: await tempDir(t), maxBytes: 1 << 20 });
   const waiting = q.lease(1);
   await q.enqueue({ signal: 'logs', payload: bytes(1) });
