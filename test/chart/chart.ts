@@ -72,11 +72,20 @@ export async function render(opts: { release?: string; namespace?: string; files
   return { code: r.code, stderr: r.stderr, objects };
 }
 
-/** Renders one scenario; throws when helm fails. */
-export async function renderScenario(name: string, opts: { release?: string; namespace?: string } = {}): Promise<Obj[]> {
-  const r = await render({ ...opts, files: [scenarioFile(name)] });
-  if (r.code !== 0) throw new Error(`helm template of scenario ${name} failed: ${r.stderr}`);
-  return r.objects;
+const rendered = new Map<string, Promise<Obj[]>>();
+
+/** Renders one scenario (once per file and release/namespace; callers must not modify the objects); throws when helm fails. */
+export function renderScenario(name: string, opts: { release?: string; namespace?: string } = {}): Promise<Obj[]> {
+  const key = `${name}|${opts.release ?? ''}|${opts.namespace ?? ''}`;
+  let p = rendered.get(key);
+  if (!p) {
+    p = render({ ...opts, files: [scenarioFile(name)] }).then((r) => {
+      if (r.code !== 0) throw new Error(`helm template of scenario ${name} failed: ${r.stderr}`);
+      return r.objects;
+    });
+    rendered.set(key, p);
+  }
+  return p;
 }
 
 export function componentOf(o: { metadata: { labels?: Record<string, string> } }): string {

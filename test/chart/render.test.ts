@@ -356,6 +356,7 @@ void suite('chart: helm lint and template', () => {
       keyFile: '/etc/sextant/mtls/tls.key',
       clientCAFile: '/etc/sextant/mtls/ca.crt',
       requireClientCert: true,
+      clientCertExemptPaths: ['/healthz', '/readyz', '/metrics'],
     });
     t.assert.equal(podTemplates(objects).get('enrichment')?.template.spec.containers[0]?.readinessProbe?.httpGet?.scheme, 'HTTPS');
     const plain = await renderScenario('collector-root');
