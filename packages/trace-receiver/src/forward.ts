@@ -4,17 +4,14 @@
 //   are coalesced into one export: concatenated ExportTraceServiceRequest messages are one
 //   valid message (repeated fields merge), so batching costs a Buffer.concat. The bytes
 //   waiting or in flight are bounded; past the bound the client gets RESOURCE_EXHAUSTED/429.
-// - queue: the request is answered once it is fsync'd in the durable queue; export loops
-//   drain the queue with backoff, nack on retryable failures and dead-letter permanent ones.
-import type { Queue, QueueItem } from '@sextant/pipeline';
+// - queue: the request is answered once it is fsync'd in the durable queue; pipeline's export
+//   loop drains it with backoff, holds on retryable failures and dead-letters permanent ones.
+import type { ExportLoop, ExportResult, Queue } from '@sextant/pipeline';
 import type { TraceReceiverErrorCode } from './errors.ts';
 
-/** What a backend exporter answers for one payload (STYLE.md "Results are explicit"). */
-type ExportResult = { kind: 'ok' } | { kind: 'retryable'; retryAfterMs?: number; error: Error } | { kind: 'failure'; error: Error };
-
-/** Sends one ExportTraceServiceRequest (protobuf bytes) to the backend. */
+/** Sends one ExportTraceServiceRequest (protobuf bytes) to the backend; never throws. */
 interface SpanSink {
-  export(payload: Uint8Array, signal?: AbortSignal): Promise<ExportResult>;
+  export(payload: Uint8Array): Promise<ExportResult>;
 }
 
 type SubmitResult =
@@ -168,116 +165,14 @@ function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
 }
 
 interface QueueForwarderOptions {
-  readonly sink: SpanSink;
   readonly queue: Queue;
-  /** Parallel export loops. */
-  readonly concurrency: number;
-  /** Items one export takes from the queue at most. */
-  readonly maxBatchItems: number;
-  /** Bytes one export carries at most. */
-  readonly maxBatchBytes: number;
-  /** Backoff after a retryable failure: full jitter, doubling from initialMs up to maxMs. */
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly onDeadLetter?: (item: QueueItem, reason: string) => void;
-  readonly onError?: (err: Error) => void;
+  /** pipeline's export loop over that queue (ack on ok, backoff and hold on retryable, dead-letter on failure). */
+  readonly loop: ExportLoop;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
+/** Queue mode: answer once the spans are fsync'd; the shared export loop delivers them. */
 function createQueueForwarder(opts: QueueForwarderOptions): Forwarder {
-  const abort = new AbortController();
-  const loops: Promise<void>[] = [];
   let closed = false;
-  let active = 0;
-  const exported = { requests: 0, batches: 0, bytes: 0 };
-  const failures = { retryable: 0, permanent: 0 };
-  let deadLettered = 0;
-  let attempt = 0;
-
-  async function exportItems(items: QueueItem[]): Promise<ExportResult> {
-    const size = items.reduce((n, i) => n + i.payload.length, 0);
-    const r = await opts.sink.export(concat(items.map((i) => i.payload), size), abort.signal).catch(
-      (err: unknown): ExportResult => ({ kind: 'retryable', error: err instanceof Error ? err : new Error(String(err)) }),
-    );
-    if (r.kind === 'ok') {
-      exported.requests += items.length;
-      exported.batches++;
-      exported.bytes += size;
-    }
-    return r;
-  }
-
-  async function deadLetter(item: QueueItem, reason: string): Promise<void> {
-    deadLettered++;
-    opts.onDeadLetter?.(item, reason);
-    await opts.queue.deadLetter(item.id, reason);
-  }
-
-  async function loop(): Promise<void> {
-    while (!abort.signal.aborted) {
-      const leased = await opts.queue.lease(opts.maxBatchItems, abort.signal);
-      if (leased.length === 0) continue;
-      // Keep to maxBatchBytes: give back what does not fit (it is leased again first).
-      const items: QueueItem[] = [];
-      let size = 0;
-      for (const it of leased) {
-        if (items.length > 0 && size + it.payload.length > opts.maxBatchBytes) opts.queue.nack(it.id);
-        else {
-          items.push(it);
-          size += it.payload.length;
-        }
-      }
-      active++;
-      try {
-        const r = await exportItems(items);
-        if (r.kind === 'ok') {
-          attempt = 0;
-          for (const it of items) opts.queue.ack(it.id);
-        } else if (r.kind === 'retryable') {
-          failures.retryable++;
-          for (const it of items) opts.queue.nack(it.id);
-          const cap = Math.min(opts.backoff.maxMs, opts.backoff.initialMs * 2 ** Math.min(attempt++, 20));
-          await sleep(Math.max(r.retryAfterMs ?? 0, Math.random() * cap), abort.signal);
-        } else {
-          failures.permanent++;
-          // One bad request must not take its batch-mates down: retry them one by one.
-          if (items.length === 1) await deadLetter(items[0] as QueueItem, r.error.message);
-          else {
-            for (const it of items) {
-              const one = await exportItems([it]);
-              if (one.kind === 'ok') opts.queue.ack(it.id);
-              else if (one.kind === 'retryable') opts.queue.nack(it.id);
-              else await deadLetter(it, one.error.message);
-            }
-          }
-        }
-      } catch (err) {
-        opts.onError?.(err instanceof Error ? err : new Error(String(err)));
-        for (const it of items) {
-          try {
-            opts.queue.nack(it.id);
-          } catch {
-            // already acked or dead-lettered
-          }
-        }
-        await sleep(opts.backoff.initialMs, abort.signal);
-      } finally {
-        active--;
-      }
-    }
-  }
-
   return {
     async submit(bytes) {
       if (closed) return { kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: 1000 };
@@ -290,26 +185,22 @@ function createQueueForwarder(opts: QueueForwarderOptions): Forwarder {
       }
     },
     start() {
-      for (let i = 0; i < opts.concurrency; i++) loops.push(loop());
+      void opts.loop.start();
     },
     async shutdown(deadlineMs) {
       closed = true;
-      // Items in flight are nacked or acked when their export returns; unacked ones stay in
-      // the queue and are sent after a restart.
+      // Items in flight are nacked by the loop; they stay in the queue and go out after a restart.
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, deadlineMs);
-      });
-      abort.abort();
-      await Promise.race([Promise.allSettled(loops), deadline]);
+      await Promise.race([opts.loop.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
       clearTimeout(timer);
     },
     stats() {
       const q = opts.queue.stats();
-      return { pendingBytes: q.bytes, exportsInFlight: active, exported: { ...exported }, failures: { ...failures }, deadLettered };
+      const l = opts.loop.stats();
+      return { pendingBytes: q.bytes, exportsInFlight: l.inFlight, exported: { requests: l.ok, batches: l.ok, bytes: 0 }, failures: { retryable: l.retries, permanent: l.deadLettered + l.dropped }, deadLettered: l.deadLettered };
     },
   };
 }
 
 export { createDirectForwarder, createQueueForwarder, mapExportResult };
-export type { DirectForwarderOptions, ExportResult, Forwarder, ForwarderStats, QueueForwarderOptions, SpanSink, SubmitResult };
+export type { DirectForwarderOptions, Forwarder, ForwarderStats, QueueForwarderOptions, SpanSink, SubmitResult };

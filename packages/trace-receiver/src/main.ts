@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Entry point: `node packages/trace-receiver/src/main.ts --config /etc/sextant/traces.yaml`.
 // The `sextant trace-receiver` CLI subcommand calls runTraceReceiverMain(argv) directly.
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
-import { resolveTraceReceiverConfig } from './config.ts';
+import { runComponents } from '@sextant/pipeline';
+import { loadTraceReceiverConfig } from './config.ts';
 import type { TraceReceiverConfig } from './config.ts';
 import { TraceReceiverError } from './errors.ts';
 import { createTraceReceiver } from './receiver.ts';
@@ -22,21 +21,9 @@ function configPathOf(argv: readonly string[]): string {
   throw new TraceReceiverError('SEXTANT_TRACES_USAGE', `no --config <file> in arguments ${JSON.stringify(argv)}; usage: sextant-trace-receiver --config <file.yaml>`);
 }
 
-/** Loads and validates a YAML (or JSON) config file. */
-async function loadTraceReceiverConfigFile(path: string): Promise<TraceReceiverConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new TraceReceiverError('SEXTANT_TRACES_CONFIG', `config file ${JSON.stringify(path)} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new TraceReceiverError('SEXTANT_TRACES_CONFIG', `config file ${JSON.stringify(path)} is not valid YAML: ${(err as Error).message}`, { cause: err });
-  }
-  return resolveTraceReceiverConfig(doc);
+/** Loads a YAML config file, applies SEXTANT_* environment overrides, validates. */
+function loadTraceReceiverConfigFile(path: string, env: Record<string, string | undefined> = process.env): TraceReceiverConfig {
+  return loadTraceReceiverConfig({ file: path, env });
 }
 
 /**
@@ -46,28 +33,22 @@ async function loadTraceReceiverConfigFile(path: string): Promise<TraceReceiverC
 async function runTraceReceiverMain(argv: readonly string[]): Promise<number> {
   let receiver: TraceReceiver;
   try {
-    const config = await loadTraceReceiverConfigFile(configPathOf(argv));
-    receiver = createTraceReceiver(config);
-    await receiver.start();
+    receiver = createTraceReceiver(loadTraceReceiverConfigFile(configPathOf(argv)));
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      receiver.shutdown().then(
-        () => resolve(0),
-        (err: unknown) => {
-          process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  try {
+    // SIGTERM/SIGINT → receiver.shutdown() (graceful, bounded by shutdownTimeoutMs), then resolve.
+    const r = receiver;
+    const component = { name: r.name, start: async (): Promise<void> => void (await r.start()), shutdown: () => r.shutdown() };
+    const running = await runComponents([component], { shutdownTimeoutMs: receiver.config.shutdownTimeoutMs + 5000, exitOnSignal: false });
+    await running.stopped;
+    return 0;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
 }
 
 if (import.meta.main) {

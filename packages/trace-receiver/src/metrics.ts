@@ -1,50 +1,43 @@
 // Self-metrics (prom-client), served on :8888 with /healthz and /readyz.
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createMetrics } from '@sextant/pipeline';
+import type { Metrics } from '@sextant/pipeline';
+import type { Counter } from 'prom-client';
 import { TraceReceiverError } from './errors.ts';
 
 interface ReceiverMetrics {
-  readonly registry: Registry;
+  readonly metrics: Metrics;
   readonly requests: Counter<'transport' | 'outcome'>;
   readonly receivedSpans: Counter<'transport'>;
   readonly receivedBytes: Counter<'transport'>;
   readonly associated: Counter<'by'>;
+  /** `sextant_traces_dropped_total{reason}`, counted in spans (ARCHITECTURE.md "Delivery contract"). */
   readonly droppedSpans: Counter<'reason'>;
 }
 
 interface GaugeSources {
   pendingBytes(): number;
   exportsInFlight(): number;
-  exported(): { requests: number; batches: number; bytes: number };
-  exportFailures(): { retryable: number; permanent: number };
-  queueDepth(): number | undefined;
   metadataSynced(): boolean | undefined;
 }
 
+/** All names are `sextant_traces_*` (pipeline's createMetrics('traces')). */
 function createReceiverMetrics(sources: () => GaugeSources | undefined): ReceiverMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sextant_traces_process_' });
-  const requests = new Counter({
-    name: 'sextant_traces_requests_total',
-    help: 'Export requests answered, by transport and outcome (ok or an error code)',
-    labelNames: ['transport', 'outcome'] as const,
-    registers: [registry],
+  const metrics = createMetrics('traces');
+  const requests = metrics.counter<'transport' | 'outcome'>('requests_total', {
+    help: 'Export requests answered, by transport (grpc, http) and outcome (ok or an error code).',
+    labelNames: ['transport', 'outcome'],
   });
-  const receivedSpans = new Counter({ name: 'sextant_traces_received_spans_total', help: 'Spans in well-formed requests', labelNames: ['transport'] as const, registers: [registry] });
-  const receivedBytes = new Counter({ name: 'sextant_traces_received_bytes_total', help: 'Request bytes after decompression', labelNames: ['transport'] as const, registers: [registry] });
-  const associated = new Counter({
-    name: 'sextant_traces_resources_total',
-    help: 'Resources seen, by how they were associated with a pod (uid, ip, name, peer, none)',
-    labelNames: ['by'] as const,
-    registers: [registry],
+  const receivedSpans = metrics.counter<'transport'>('received_spans_total', { help: 'Spans in well-formed requests.', labelNames: ['transport'] });
+  const receivedBytes = metrics.counter<'transport'>('received_bytes_total', { help: 'Request bytes after decompression.', labelNames: ['transport'] });
+  const associated = metrics.counter<'by'>('resources_total', {
+    help: 'Resources seen, by how they were associated with a pod (uid, ip, name, peer) or none.',
+    labelNames: ['by'],
   });
-  const droppedSpans = new Counter({ name: 'sextant_traces_dropped_spans_total', help: 'Spans dropped, by reason', labelNames: ['reason'] as const, registers: [registry] });
   const gauge = (name: string, help: string, read: (s: GaugeSources) => number | undefined): void => {
-    new Gauge({
-      name,
+    metrics.gauge(name, {
       help,
-      registers: [registry],
       collect() {
         const s = sources();
         const v = s === undefined ? undefined : read(s);
@@ -52,18 +45,13 @@ function createReceiverMetrics(sources: () => GaugeSources | undefined): Receive
       },
     });
   };
-  gauge('sextant_traces_pending_bytes', 'Bytes accepted and not yet exported', (s) => s.pendingBytes());
-  gauge('sextant_traces_exports_in_flight', 'Exports to the backend in progress', (s) => s.exportsInFlight());
-  gauge('sextant_traces_exported_requests', 'Client requests delivered to the backend since start', (s) => s.exported().requests);
-  gauge('sextant_traces_exported_bytes', 'Bytes delivered to the backend since start', (s) => s.exported().bytes);
-  gauge('sextant_traces_export_failures_retryable', 'Retryable export failures since start', (s) => s.exportFailures().retryable);
-  gauge('sextant_traces_export_failures_permanent', 'Permanent export failures since start', (s) => s.exportFailures().permanent);
-  gauge('sextant_traces_queue_depth', 'Items in the durable queue (absent without a queue)', (s) => s.queueDepth());
-  gauge('sextant_traces_metadata_synced', '1 once the Kubernetes metadata cache has synced', (s) => {
+  gauge('pending_bytes', 'Bytes accepted and not yet exported (without the queue: waiting + in flight; with it: queued).', (s) => s.pendingBytes());
+  gauge('exports_in_flight', 'Exports to the backend in progress.', (s) => s.exportsInFlight());
+  gauge('metadata_synced', '1 once the Kubernetes metadata cache has synced.', (s) => {
     const v = s.metadataSynced();
     return v === undefined ? undefined : v ? 1 : 0;
   });
-  return { registry, requests, receivedSpans, receivedBytes, associated, droppedSpans };
+  return { metrics, requests, receivedSpans, receivedBytes, associated, droppedSpans: metrics.dropped() };
 }
 
 interface TelemetryServer {
@@ -71,7 +59,7 @@ interface TelemetryServer {
   shutdown(): Promise<void>;
 }
 
-function createTelemetryServer(opts: { host: string; port: number; registry: Registry; live: () => boolean; ready: () => { ready: boolean; reason: string } }): TelemetryServer {
+function createTelemetryServer(opts: { host: string; port: number; metrics: Metrics; live: () => boolean; ready: () => { ready: boolean; reason: string } }): TelemetryServer {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -79,8 +67,8 @@ function createTelemetryServer(opts: { host: string; port: number; registry: Reg
       return;
     }
     if (path === '/metrics') {
-      opts.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text),
+      opts.metrics.text().then(
+        (text) => res.writeHead(200, { 'content-type': opts.metrics.contentType }).end(text),
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
       return;

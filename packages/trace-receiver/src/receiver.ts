@@ -1,11 +1,12 @@
 // createTraceReceiver: wires the receivers (:4317, :4318), the metadata cache, the forwarder
-// (direct or durable queue) and the telemetry listener (:8888). Start order is downstream
-// first (exporter, queue, metadata, then listeners); shutdown stops upstream first.
+// (direct, or durable queue + pipeline's export loop), the shared exporter and the telemetry
+// listener (:8888). Start order is downstream first (exporter, queue, metadata, then the
+// listeners); shutdown stops upstream first (listeners drain, then exports, then the rest).
 import { createMetadataCache } from '@sextant/kube-metadata';
-import type { MetadataCacheOptions } from '@sextant/kube-metadata';
-import { createDiskQueue, createLogger } from '@sextant/pipeline';
-import type { Logger, Queue } from '@sextant/pipeline';
+import type { MetadataCacheOptions, MetadataSource } from '@sextant/kube-metadata';
 import { countRecords } from '@sextant/otlp';
+import { createDiskQueue, createExportLoop, createLogger, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, registerQueueMetrics } from '@sextant/pipeline';
+import type { Exporter, Logger, Queue } from '@sextant/pipeline';
 import { createEnricher } from './associate.ts';
 import type { PodMetadata } from './associate.ts';
 import { resolveTraceReceiverConfig } from './config.ts';
@@ -23,15 +24,15 @@ import type { TelemetryServer } from './metrics.ts';
 import { createClientAddressResolver } from './peer.ts';
 import { noopSelfTracer, startSelfTracing } from './selftrace.ts';
 import type { SelfTracer } from './selftrace.ts';
-import { createSink } from './sink.ts';
-import type { ClosableSink } from './sink.ts';
 import { loadServerTls } from './tls.ts';
 
+type OwnedMetadata = PodMetadata & { start?(): Promise<void>; shutdown?(): Promise<void> };
+
 interface TraceReceiverOptions {
-  /** Use this metadata cache (already started or not) instead of building one from `config.kube`. */
-  readonly metadata?: PodMetadata & { start?(): Promise<void>; shutdown?(): Promise<void> };
-  /** Use this exporter instead of building one from `config.exporter`. */
-  readonly sink?: SpanSink;
+  /** Use this metadata cache instead of building one from `config.kube` (it is not started or stopped here). */
+  readonly metadata?: PodMetadata;
+  /** Use this exporter instead of building one from `config.exporter` (it is shut down with the receiver). */
+  readonly exporter?: Exporter;
   readonly logger?: Logger;
 }
 
@@ -43,13 +44,45 @@ interface TraceReceiverPorts {
 }
 
 interface TraceReceiver {
-  /** Binds the listeners and starts exporting; the metadata sync continues in the background (/readyz). */
+  readonly name: string;
+  /** Binds the listeners and starts exporting; the metadata sync goes on in the background (/readyz). */
   start(): Promise<TraceReceiverPorts>;
   /** Stops accepting, drains in-flight requests and exports (bounded by shutdownTimeoutMs), closes everything. */
   shutdown(): Promise<void>;
   /** True once listening and the metadata cache has synced (what /readyz answers). */
   ready(): boolean;
   readonly config: TraceReceiverConfig;
+}
+
+function exporterFor(cfg: TraceReceiverConfig, logger: Logger): Exporter {
+  const e = cfg.exporter;
+  const tls = {
+    caFile: e.tls.caFile,
+    certFile: e.tls.certFile,
+    keyFile: e.tls.keyFile,
+    serverName: e.tls.serverName,
+    insecureSkipVerify: e.tls.insecureSkipVerify,
+  };
+  if (e.type === 'otlp_grpc') {
+    return createOtlpGrpcExporter({ endpoint: e.endpoint, insecure: e.insecure, headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
+  }
+  return createOtlpHttpExporter({ endpoint: e.endpoint, headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
+}
+
+function metadataSourceOf(cfg: TraceReceiverConfig): MetadataSource {
+  const k = cfg.kube;
+  if (k.source === 'in-cluster') return { kind: 'in-cluster' };
+  const path = k.path ?? '';
+  if (k.source === 'kubeconfig') return k.context === undefined ? { kind: 'kubeconfig', path } : { kind: 'kubeconfig', path, context: k.context };
+  return { kind: 'file', path, watch: k.watch };
+}
+
+function safeCount(payload: Uint8Array): number {
+  try {
+    return countRecords(payload, 'traces');
+  } catch {
+    return 0;
+  }
 }
 
 function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknown>, options: TraceReceiverOptions = {}): TraceReceiver {
@@ -62,95 +95,96 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
   const httpTls = loadServerTls(cfg.http.tls, 'http.tls');
 
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
-  let listening = false;
-  let metadata: (PodMetadata & { start?(): Promise<void>; shutdown?(): Promise<void> }) | undefined = options.metadata;
+  let metadata: OwnedMetadata | undefined = options.metadata;
   let ownsMetadata = false;
-  let sink: ClosableSink | SpanSink | undefined = options.sink;
+  let exporter: Exporter | undefined;
   let queue: Queue | undefined;
   let forwarder: Forwarder | undefined;
   let selfTracer: SelfTracer = noopSelfTracer;
   let grpc: GrpcReceiver | undefined;
   let http: HttpReceiver | undefined;
   let telemetry: TelemetryServer | undefined;
+  let stopAccepting: (() => void) | undefined;
 
   const metrics = createReceiverMetrics(() => {
-    if (forwarder === undefined) return undefined;
     const f = forwarder;
-    return {
-      pendingBytes: () => f.stats().pendingBytes,
-      exportsInFlight: () => f.stats().exportsInFlight,
-      exported: () => f.stats().exported,
-      exportFailures: () => f.stats().failures,
-      queueDepth: () => queue?.stats().depth,
-      metadataSynced: () => metadata?.synced,
-    };
+    if (f === undefined) return undefined;
+    return { pendingBytes: () => f.stats().pendingBytes, exportsInFlight: () => f.stats().exportsInFlight, metadataSynced: () => metadata?.synced };
   });
 
-  const ready = (): { ready: boolean; reason: string } => {
-    if (state !== 'running' || !listening) return { ready: false, reason: `receiver is ${state}` };
+  const readiness = (): { ready: boolean; reason: string } => {
+    if (state !== 'running') return { ready: false, reason: `receiver is ${state}` };
     if (metadata !== undefined && !metadata.synced) return { ready: false, reason: 'Kubernetes metadata has not synced yet' };
     return { ready: true, reason: '' };
   };
 
-  let handlerStop: (() => void) | undefined;
-
   return {
+    name: 'trace-receiver',
     config: cfg,
-    ready: () => ready().ready,
+    ready: () => readiness().ready,
     async start() {
       if (state !== 'new') throw new TraceReceiverError('SEXTANT_TRACES_STATE', `start() called while the receiver is ${state}; create a new receiver`);
       state = 'starting';
-      telemetry = createTelemetryServer({ host: cfg.telemetry.host, port: cfg.telemetry.port, registry: metrics.registry, live: () => state !== 'stopped', ready });
+      telemetry = createTelemetryServer({ host: cfg.telemetry.host, port: cfg.telemetry.port, metrics: metrics.metrics, live: () => state !== 'stopped', ready: readiness });
       const telemetryPort = await telemetry.start();
-      selfTracer = await startSelfTracing(cfg.selfTracing);
-      if (sink === undefined) sink = createSink(cfg.exporter);
-      const tracedSink = sink;
+      selfTracer = await startSelfTracing({ enabled: cfg.selfTracing.enabled, endpoint: cfg.selfTracing.endpoint ?? '', serviceName: cfg.selfTracing.serviceName });
+      const exp = options.exporter ?? exporterFor(cfg, logger);
+      exporter = exp;
       // The export path never produces self-traces (no loop; see selftrace.ts).
-      const untracedSink: SpanSink = { export: (payload, signal) => selfTracer.untraced(() => tracedSink.export(payload, signal)) };
+      const tracer = selfTracer;
+      const untraced: Exporter = { name: exp.name, export: (item) => tracer.untraced(() => exp.export(item)), shutdown: () => exp.shutdown() };
       if (cfg.queue.enabled) {
-        queue = await createDiskQueue({ dir: cfg.queue.dir, maxBytes: cfg.queue.maxBytes, fullRetryAfterMs: cfg.limits.retryAfterMs, logger });
-        forwarder = createQueueForwarder({
-          sink: untracedSink,
+        queue = await createDiskQueue({ dir: cfg.queue.dir, maxBytes: cfg.queue.maxBytes, fullRetryAfterMs: cfg.export.retryAfterMs, logger });
+        registerQueueMetrics(metrics.metrics, queue);
+        const loop = createExportLoop({
           queue,
-          concurrency: cfg.limits.exportConcurrency,
-          maxBatchItems: 256,
-          maxBatchBytes: cfg.limits.maxBatchBytes,
-          backoff: { initialMs: 250, maxMs: 30_000 },
-          onDeadLetter: (item, reason) => {
-            metrics.droppedSpans.inc({ reason: 'dead_letter' }, safeCount(item.payload));
-            logger.error({ id: item.id, reason }, 'backend refused spans permanently; moved to the dead-letter store');
+          exporter: {
+            ...untraced,
+            async export(item) {
+              const r = await untraced.export(item);
+              if (r.kind === 'failure') metrics.droppedSpans.inc({ reason: 'backend_rejected' }, safeCount(item.payload));
+              return r;
+            },
           },
-          onError: (err) => logger.error({ err }, 'export loop error'),
+          retry: createRetryPolicy({ initialMs: cfg.export.retryInitialMs, maxMs: cfg.export.retryMaxMs }),
+          concurrency: cfg.export.concurrency,
+          logger,
+          metrics: metrics.metrics,
+          name: 'traces-export',
         });
+        forwarder = createQueueForwarder({ queue, loop });
       } else {
+        const sink: SpanSink = { export: (payload) => untraced.export({ signal: 'traces', payload }) };
         forwarder = createDirectForwarder({
-          sink: untracedSink,
-          maxPendingBytes: cfg.limits.maxPendingBytes,
-          concurrency: cfg.limits.exportConcurrency,
-          maxBatchBytes: cfg.limits.maxBatchBytes,
-          retryAfterMs: cfg.limits.retryAfterMs,
+          sink,
+          maxPendingBytes: cfg.export.maxPendingBytes,
+          concurrency: cfg.export.concurrency,
+          maxBatchBytes: cfg.export.maxBatchBytes,
+          retryAfterMs: cfg.export.retryAfterMs,
         });
       }
       forwarder.start();
       if (metadata === undefined && cfg.kube.enabled) {
         const opts: MetadataCacheOptions = {
-          ...(cfg.kube.options as Partial<MetadataCacheOptions>),
-          source: cfg.kube.source,
+          source: metadataSourceOf(cfg),
           ...(cfg.kube.clusterName === undefined ? {} : { clusterName: cfg.kube.clusterName }),
+          useWellKnownLabels: cfg.kube.useWellKnownLabels,
+          exclude: { annotation: cfg.kube.excludeAnnotation, value: cfg.kube.excludeValue },
           waitForPodMs: cfg.association.waitForPodMs,
           onError: (err) => logger.warn({ err }, 'Kubernetes metadata error (retrying)'),
         };
-        metadata = createMetadataCache(opts);
+        const cache = createMetadataCache(opts);
+        metadata = cache;
         ownsMetadata = true;
-        await metadata.start?.();
+        await cache.start();
       }
       const handler = createRequestHandler({
         enricher: createEnricher(metadata, { waitForPodMs: cfg.association.waitForPodMs }),
         forwarder,
         metrics,
-        retryAfterMs: cfg.limits.retryAfterMs,
+        retryAfterMs: cfg.export.retryAfterMs,
       });
-      handlerStop = () => handler.stopAccepting();
+      stopAccepting = () => handler.stopAccepting();
       let grpcPort: number | undefined;
       let httpPort: number | undefined;
       if (cfg.grpc.enabled) {
@@ -170,7 +204,6 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
         });
         httpPort = await http.start();
       }
-      listening = true;
       state = 'running';
       logger.info({ grpcPort, httpPort, telemetryPort, queue: cfg.queue.enabled }, 'trace receiver started');
       return { grpc: grpcPort, http: httpPort, telemetry: telemetryPort };
@@ -179,13 +212,12 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
       if (state === 'stopped' || state === 'stopping') return;
       state = 'stopping';
       const deadline = cfg.shutdownTimeoutMs;
-      handlerStop?.();
+      stopAccepting?.();
       // Upstream first: listeners drain their calls, then the forwarder, then the rest.
       await Promise.all([grpc?.shutdown(deadline), http?.shutdown(deadline)]);
-      listening = false;
       await forwarder?.shutdown(deadline);
       await queue?.close();
-      if (sink !== undefined && 'close' in sink) sink.close();
+      await exporter?.shutdown();
       if (ownsMetadata) await metadata?.shutdown?.();
       await selfTracer.shutdown().catch((err: unknown) => logger.warn({ err }, 'self-tracing shutdown failed'));
       await telemetry?.shutdown();
@@ -193,14 +225,6 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
       logger.info('trace receiver stopped');
     },
   };
-}
-
-function safeCount(payload: Uint8Array): number {
-  try {
-    return countRecords(payload, 'traces');
-  } catch {
-    return 0;
-  }
 }
 
 export { createTraceReceiver };

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { TraceReceiverError } from './errors.ts';
 
 interface ServerTlsConfig {
-  /** PEM certificate chain of the server. */
-  readonly certFile: string;
+  /** PEM certificate chain of the server; TLS is on when it and keyFile are set. */
+  readonly certFile?: string | undefined;
   /** PEM private key of the server. */
-  readonly keyFile: string;
+  readonly keyFile?: string | undefined;
   /** PEM CA bundle; when set, clients must present a certificate it signed (mTLS). */
   readonly clientCaFile?: string | undefined;
 }
@@ -27,7 +27,7 @@ function readPem(path: string, what: string, key: string): Buffer {
 }
 
 function loadServerTls(cfg: ServerTlsConfig | undefined, prefix: string): ServerTlsMaterial | undefined {
-  if (cfg === undefined) return undefined;
+  if (cfg?.certFile === undefined || cfg.keyFile === undefined) return undefined;
   return {
     cert: readPem(cfg.certFile, 'certificate', `${prefix}.certFile`),
     key: readPem(cfg.keyFile, 'private key', `${prefix}.keyFile`),

@@ -25,7 +25,7 @@ async function setup(t: TestContext, extra: Record<string, unknown> = {}): Promi
       grpc: { host: '127.0.0.1', port: 0, maxMessageBytes: 64 * 1024 },
       http: { host: '127.0.0.1', port: 0, maxBodyBytes: 64 * 1024, maxDecodedBytes: 128 * 1024 },
       telemetry: { host: '127.0.0.1', port: 0 },
-      kube: { source: { kind: 'file', path: pods.path, watch: false } },
+      kube: { source: 'file', path: pods.path, watch: false },
       exporter: { endpoint: backend.endpoint, timeoutMs: 2000 },
       association: { waitForPodMs: 100 },
       shutdownTimeoutMs: 2000,
@@ -193,7 +193,7 @@ void test('bad input gets the right status and the server keeps serving', async 
 });
 
 void test('backend outage (no queue): retryable UNAVAILABLE / 503 with a retry hint; over capacity → RESOURCE_EXHAUSTED with RetryInfo / 429', async (t: TestContext) => {
-  const { ports, backend } = await setup(t, { limits: { maxPendingBytes: 2048, retryAfterMs: 3000 } });
+  const { ports, backend } = await setup(t, { export: { maxPendingBytes: 2048, retryAfterMs: 3000 } });
   const client = createRawGrpcClient(ports.grpc!);
   t.after(() => client.close());
   backend.mode = 'unavailable';
