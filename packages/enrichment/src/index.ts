@@ -1,2 +1,9 @@
-// Public API of @sextant/enrichment. Nothing is exported yet.
-export {};
+// Public API of @sextant/enrichment.
+export { createEnrichmentService } from './create.ts';
+export type { EnrichmentServiceOptions } from './create.ts';
+export type { EnrichmentService } from './service.ts';
+export { ENRICHMENT_DEFAULTS, envName, loadEnrichmentConfig, resolveEnrichmentConfig } from './config.ts';
+export type { EnrichmentConfig, EnrichmentConfigInput, ExporterConfig } from './config.ts';
+export { runEnrichment } from './main.ts';
+export { EnrichmentError, errorCodes } from './errors.ts';
+export type { EnrichmentErrorCode } from './errors.ts';

@@ -1,0 +1,86 @@
+// Assembles the enrichment service from its config: @sextant/otlp's splice and codecs,
+// @sextant/kube-metadata's cache, @sextant/pipeline's queue, logger and exporter.
+import { createMetadataCache } from '@sextant/kube-metadata';
+import type { MetadataCache, PodInfo } from '@sextant/kube-metadata';
+import {
+  OtlpDecodeError,
+  decodeLogsRequestJson,
+  decodeMetricsRequestJson,
+  encodeLogsRequest,
+  encodeMetricsRequest,
+  readResources,
+  rewriteResources,
+} from '@sextant/otlp';
+import { createDiskQueue, createLogger } from '@sextant/pipeline';
+import type { Logger } from '@sextant/pipeline';
+import { resolveEnrichmentConfig } from './config.ts';
+import type { EnrichmentConfig, EnrichmentConfigInput } from './config.ts';
+import { countRecords } from './count.ts';
+import type { ResourcePodKey, SpliceSignal } from './enrich.ts';
+import { createExportComponent } from './export.ts';
+import type { EnrichmentMetrics } from './metrics.ts';
+import { createServiceFromParts } from './service.ts';
+import type { EnrichmentService, MetadataComponent } from './service.ts';
+
+interface EnrichmentServiceOptions {
+  /** Default: pino to stdout at config.log.level. */
+  logger?: Logger;
+}
+
+function metadataComponent(cache: MetadataCache, log: Logger): MetadataComponent<PodInfo> {
+  return {
+    start() {
+      cache.start().catch((err: unknown) => log.error({ err }, 'metadata cache failed to start'));
+    },
+    synced: () => cache.synced,
+    stats: () => cache.stats(),
+    waitForPod: (key: ResourcePodKey, timeoutMs: number) => cache.waitForPod(key, timeoutMs),
+    attributesFor: (pod, containerName) => cache.attributesFor(pod, containerName),
+    isExcluded: (pod) => cache.isExcluded(pod),
+    shutdown: () => cache.shutdown(),
+  };
+}
+
+/**
+ * The enrichment service of issue 5: OTLP/HTTP on :24321, pod metadata from the API server,
+ * a durable queue, export to the backend. Throws a coded error when the config is invalid.
+ */
+function createEnrichmentService(input: EnrichmentConfigInput | EnrichmentConfig = {}, options: EnrichmentServiceOptions = {}): EnrichmentService {
+  const config = resolveEnrichmentConfig(input);
+  const logger = options.logger ?? createLogger({ level: config.log.level, name: 'enrichment' });
+  let metrics: EnrichmentMetrics | undefined;
+  const md = config.metadata;
+  const cache = createMetadataCache({
+    source: md.source,
+    ...(md.clusterName !== undefined ? { clusterName: md.clusterName } : {}),
+    rules: md.rules,
+    exclude: md.exclude,
+    deletedPodGraceMs: md.deletedPodGraceMs,
+    waitForPodMs: md.waitForPodMs,
+    informers: md.informers,
+    useWellKnownLabels: md.useWellKnownLabels,
+    onMiss: (reason) => metrics?.misses.inc({ reason }),
+    onError: (err) => logger.warn({ err }, 'metadata watch error; retrying'),
+  });
+  return createServiceFromParts<PodInfo>({
+    listen: config.listen,
+    limits: config.limits,
+    waitForPodMs: md.waitForPodMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    logger,
+    splice: { readResources, rewriteResources },
+    jsonToProtobuf: (signal: SpliceSignal, body: Uint8Array) =>
+      signal === 'logs' ? encodeLogsRequest(decodeLogsRequestJson(body)) : encodeMetricsRequest(decodeMetricsRequestJson(body)),
+    countRecords: (signal, body, indexes) => countRecords(signal, body, indexes),
+    isDecodeError: (err) => err instanceof OtlpDecodeError,
+    openQueue: () => createDiskQueue({ dir: config.queue.dir, maxBytes: config.queue.maxBytes, logger }),
+    metadata: metadataComponent(cache, logger),
+    createExporter: (queue, m) => createExportComponent(config, queue, m, logger),
+    onMetrics: (m) => {
+      metrics = m;
+    },
+  });
+}
+
+export { createEnrichmentService };
+export type { EnrichmentServiceOptions };

@@ -1,0 +1,69 @@
+// Process entry: `node packages/enrichment/src/main.ts [--config path]`, and what the
+// `sextant enrichment` subcommand calls (runEnrichment). Runs until SIGTERM/SIGINT, then
+// shuts down gracefully: stop accepting, finish requests in flight, close the queue.
+import { parseArgs } from 'node:util';
+import { createLogger } from '@sextant/pipeline';
+import { loadEnrichmentConfig } from './config.ts';
+import { createEnrichmentService } from './create.ts';
+import { EnrichmentError } from './errors.ts';
+
+const USAGE = 'usage: sextant enrichment [--config <file.yaml>]   (env SEXTANT_ENRICHMENT_* overrides single keys)';
+
+/**
+ * Loads the config (`--config path`, else SEXTANT_ENRICHMENT_CONFIG, else defaults + env),
+ * runs the service and resolves with the process exit code once a signal stopped it.
+ */
+async function runEnrichment(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let configPath: string | undefined;
+  try {
+    const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+    if (values.help === true) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    configPath = values.config ?? env['SEXTANT_ENRICHMENT_CONFIG'];
+  } catch (err) {
+    process.stderr.write(`${new EnrichmentError('SEXTANT_ENRICHMENT_USAGE', `${(err as Error).message}\n${USAGE}`).message}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = await loadEnrichmentConfig(configPath, env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level: config.log.level, name: 'enrichment' });
+  const service = createEnrichmentService(config, { logger });
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping !== undefined) return;
+      logger.info({ signal: sig }, 'shutting down');
+      stopping = service.shutdown();
+      stopping.then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  try {
+    await service.start();
+  } catch (err) {
+    logger.fatal({ err }, 'enrichment service failed to start');
+    await service.shutdown().catch(() => {});
+    return 1;
+  }
+  return stopped;
+}
+
+if (import.meta.main) {
+  process.exitCode = await runEnrichment();
+}
+
+export { runEnrichment };

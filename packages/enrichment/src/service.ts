@@ -1,0 +1,235 @@
+// The enrichment service: OTLP/HTTP in (fastify), pod metadata through the resource splice,
+// a durable enqueue before the 200, and an export loop from the queue to the backend.
+// see issue 5 and ARCHITECTURE.md "Delivery contract".
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  createOtlpBodyParser,
+  ingestRejection,
+  rejectionResponse,
+  responseFormatOf,
+  successResponse,
+} from '@sextant/pipeline';
+import type { IngestResponse, Logger, OtlpBodyResult, OtlpFormat, Queue } from '@sextant/pipeline';
+import { enrichRequest } from './enrich.ts';
+import type { PodMetadata, Splice, SpliceSignal } from './enrich.ts';
+import { EnrichmentError } from './errors.ts';
+import { createEnrichmentMetrics } from './metrics.ts';
+import type { EnrichmentMetrics, MetadataGaugeSource } from './metrics.ts';
+
+/** The metadata side as the service drives it. */
+interface MetadataComponent<P> extends PodMetadata<P> {
+  start(): void;
+  /** True once the initial LIST of every kind is in the cache. */
+  synced(): boolean;
+  stats(): MetadataGaugeSource;
+  shutdown(): Promise<void>;
+}
+
+/** The exporting side: drains the queue to the backend until stopped. */
+interface ExportComponent {
+  start(): void;
+  shutdown(): Promise<void>;
+}
+
+/** Everything the HTTP side needs, assembled by the service factory. */
+interface ServiceParts<P> {
+  listen: { host: string; port: number };
+  limits: { maxBodyBytes: number; maxDecodedBytes: number };
+  waitForPodMs: number;
+  /** How long shutdown() lets in-flight requests finish before closing sockets. */
+  shutdownGraceMs: number;
+  logger: Logger;
+  splice: Splice;
+  /** JSON request text → protobuf bytes; throws on a malformed request. */
+  jsonToProtobuf: (signal: SpliceSignal, body: Uint8Array) => Uint8Array;
+  /** Records (log records / data points) in a protobuf request, without decoding them. */
+  countRecords: (signal: SpliceSignal, body: Uint8Array, resourceIndexes?: readonly number[]) => number;
+  isDecodeError: (err: unknown) => boolean;
+  openQueue: () => Promise<Queue>;
+  metadata: MetadataComponent<P>;
+  createExporter: (queue: Queue, metrics: EnrichmentMetrics) => ExportComponent;
+  /** Called once with the metrics, e.g. so the metadata cache's miss callback can count. */
+  onMetrics?: (metrics: EnrichmentMetrics) => void;
+}
+
+interface EnrichmentService {
+  /** Opens the queue, starts exporting and watching, and listens. Resolves once listening. */
+  start(): Promise<void>;
+  /** Stops accepting, finishes requests in flight, stops the export loop, closes the queue. */
+  shutdown(): Promise<void>;
+  /** The bound address once started (port 0 in the config picks a free port). */
+  address(): { host: string; port: number } | undefined;
+  /** Ready: metadata synced and queue open (what /readyz answers). */
+  ready(): boolean;
+  /** The Prometheus text /metrics serves. */
+  metricsText(): Promise<string>;
+}
+
+function send(reply: FastifyReply, res: IngestResponse): FastifyReply {
+  return reply.code(res.statusCode).headers(res.headers).send(res.body);
+}
+
+function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
+  let queue: Queue | undefined;
+  let exporter: ExportComponent | undefined;
+  let app: FastifyInstance | undefined;
+  let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  const metrics = createEnrichmentMetrics({
+    queue: () => queue?.stats(),
+    metadata: () => (state === 'new' ? undefined : parts.metadata.stats()),
+  });
+  parts.onMetrics?.(metrics);
+  const log = parts.logger;
+
+  async function handleExport(signal: SpliceSignal, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const body = request.body as OtlpBodyResult | undefined;
+    const answer = (_format: OtlpFormat, res: IngestResponse): FastifyReply => {
+      metrics.requests.inc({ signal, code: String(res.statusCode) });
+      return send(reply, res);
+    };
+    if (body === undefined) {
+      return answer(responseFormatOf(request.headers), rejectionResponse(ingestRejection('SEXTANT_INGEST_MALFORMED', 'request has no body'), responseFormatOf(request.headers)));
+    }
+    if (body.kind === 'rejected') {
+      const format = responseFormatOf(request.headers);
+      return answer(format, rejectionResponse(body, format));
+    }
+    const format = body.format;
+    metrics.receivedBytes.inc({ signal }, body.wireBytes);
+    metrics.receivedDecodedBytes.inc({ signal }, body.body.length);
+    const q = queue;
+    if (state !== 'running' || q === undefined) {
+      return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_UNAVAILABLE', 'the service is shutting down', { retryAfterMs: 1000 }), format));
+    }
+
+    let protobuf: Uint8Array;
+    let outcome;
+    try {
+      protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
+      outcome = await enrichRequest(protobuf, signal, parts.splice, parts.metadata, parts.waitForPodMs);
+    } catch (err) {
+      if (!parts.isDecodeError(err)) throw err;
+      const message = `malformed OTLP ${format} ${signal} request: ${(err as Error).message}`;
+      return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_MALFORMED', message), format));
+    }
+    const records = parts.countRecords(signal, protobuf);
+    metrics.receivedResources.inc({ signal }, outcome.resources);
+    metrics.receivedRecords.inc({ signal }, records);
+    if (outcome.enriched > 0) {
+      metrics.enrichedResources.inc({ signal }, outcome.enriched);
+      metrics.enrichedRecords.inc({ signal }, parts.countRecords(signal, protobuf, outcome.enrichedIndexes));
+    }
+    // Lookups that ran are counted by the cache itself (onMiss); resources without a key never reach it.
+    for (const miss of outcome.misses) if (miss.reason === 'no_key') metrics.misses.inc({ reason: 'no_key' });
+    if (outcome.droppedIndexes.length > 0) {
+      metrics.dropped.inc({ signal, reason: 'excluded' }, outcome.droppedIndexes.length);
+      metrics.droppedRecords.inc({ signal, reason: 'excluded' }, parts.countRecords(signal, protobuf, outcome.droppedIndexes));
+    }
+    if (outcome.payload === undefined || outcome.resources === 0) return answer(format, successResponse(signal, format));
+
+    const endTimer = metrics.enqueueSeconds.startTimer();
+    let result;
+    try {
+      result = await q.enqueue({ signal, payload: outcome.payload });
+    } catch (err) {
+      log.error({ err, signal }, 'enqueue failed');
+      const message = `the durable queue could not store the batch: ${(err as Error).message}`;
+      return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_UNAVAILABLE', message, { retryAfterMs: 1000 }), format));
+    }
+    endTimer();
+    if (result.kind === 'full') {
+      const message = `the durable queue is full; retry after ${result.retryAfterMs} ms`;
+      return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_QUEUE_FULL', message, { retryAfterMs: result.retryAfterMs }), format));
+    }
+    return answer(format, successResponse(signal, format));
+  }
+
+  function buildApp(): FastifyInstance {
+    const server = Fastify({
+      logger: false,
+      // Connections idle at close are closed at once; busy ones finish their request.
+      forceCloseConnections: 'idle',
+      return503OnClosing: true,
+      keepAliveTimeout: 65_000,
+      requestTimeout: 120_000,
+    });
+    server.get('/healthz', async (_req, reply) => reply.code(200).type('text/plain').send('ok\n'));
+    server.get('/readyz', async (_req, reply) => {
+      const ready = service.ready();
+      return reply.code(ready ? 200 : 503).type('text/plain').send(ready ? 'ready\n' : 'not ready\n');
+    });
+    server.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    const parser = createOtlpBodyParser(parts.limits);
+    void server.register((otlp, _opts, done) => {
+      otlp.removeAllContentTypeParsers();
+      otlp.addContentTypeParser('*', parser);
+      otlp.post('/v1/logs', (req, reply) => handleExport('logs', req, reply));
+      otlp.post('/v1/metrics', (req, reply) => handleExport('metrics', req, reply));
+      done();
+    });
+    server.setErrorHandler((err, request, reply) => {
+      log.error({ err, url: request.url }, 'request failed');
+      const format = responseFormatOf(request.headers);
+      const e = err as { statusCode?: number; message?: string };
+      const status = e.statusCode ?? 500;
+      return send(reply, { ...rejectionResponse(ingestRejection('SEXTANT_INGEST_UNAVAILABLE', e.message ?? 'internal error', { retryAfterMs: 1000 }), format), statusCode: status >= 400 ? status : 500 });
+    });
+    return server;
+  }
+
+  const service: EnrichmentService = {
+    async start() {
+      if (state !== 'new') throw new EnrichmentError('SEXTANT_ENRICHMENT_STATE', `start() called in state ${state}; a service starts once`);
+      state = 'starting';
+      // Downstream first: the queue and the export loop, then the watch, then the listener.
+      queue = await parts.openQueue();
+      exporter = parts.createExporter(queue, metrics);
+      exporter.start();
+      parts.metadata.start();
+      app = buildApp();
+      try {
+        await app.listen({ host: parts.listen.host, port: parts.listen.port });
+      } catch (err) {
+        state = 'running';
+        await service.shutdown();
+        throw new EnrichmentError('SEXTANT_ENRICHMENT_LISTEN', `cannot listen on ${parts.listen.host}:${parts.listen.port}: ${(err as Error).message}`, { cause: err });
+      }
+      state = 'running';
+      const addr = service.address();
+      log.info({ address: addr }, 'enrichment service listening');
+    },
+    async shutdown() {
+      if (state === 'stopped' || state === 'stopping') return;
+      state = 'stopping';
+      // Upstream first: stop accepting and let requests in flight reach the queue.
+      if (app !== undefined) {
+        const closing = app.close();
+        const timer = setTimeout(() => app?.server.closeAllConnections(), parts.shutdownGraceMs);
+        timer.unref();
+        await closing;
+        clearTimeout(timer);
+      }
+      await exporter?.shutdown();
+      await queue?.close();
+      await parts.metadata.shutdown();
+      state = 'stopped';
+      log.info('enrichment service stopped');
+    },
+    address() {
+      const addr = app?.server.address();
+      if (addr === null || addr === undefined || typeof addr === 'string') return undefined;
+      return { host: addr.address, port: addr.port };
+    },
+    ready() {
+      return state === 'running' && queue !== undefined && parts.metadata.synced();
+    },
+    metricsText() {
+      return metrics.registry.metrics();
+    },
+  };
+  return service;
+}
+
+export { createServiceFromParts };
+export type { EnrichmentService, ExportComponent, MetadataComponent, ServiceParts };
