@@ -219,6 +219,15 @@ function checkDepth(v: JsonValue, depth: number): void {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const LONG_DIGITS = /\d{16}/;
+const INTEGER = /^-?\d+$/;
+
+function keepBigIntegers(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined && INTEGER.test(context.source)) {
+    return context.source;
+  }
+  return value;
+}
 
 function parseJson(input: string | Uint8Array): JsonValue {
   let text: string;
@@ -235,7 +244,9 @@ function parseJson(input: string | Uint8Array): JsonValue {
   }
   let doc: JsonValue;
   try {
-    doc = JSON.parse(text) as JsonValue;
+    // 64-bit integers may arrive as JSON numbers; keep the digits of any beyond 2^53 exact
+    // (JSON.parse source access, Node 22+). Only paid for when such a long digit run exists.
+    doc = (LONG_DIGITS.test(text) ? JSON.parse(text, keepBigIntegers) : JSON.parse(text)) as JsonValue;
   } catch (err) {
     throw otlpError('SEXTANT_OTLP_JSON', err instanceof Error ? err.message : 'invalid JSON', undefined, err);
   }

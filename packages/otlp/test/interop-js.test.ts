@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
-import type { AttributeValue, Attributes, HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import { SeverityNumber as ApiSeverity } from '@opentelemetry/api';
 import {
   JsonLogsSerializer,
@@ -73,7 +73,7 @@ function plainAttrs(kvs: KeyValueMessage[]): Record<string, unknown> {
 
 function sdkAttrs(a: Attributes): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(a)) if (v !== undefined) out[k] = v as AttributeValue;
+  for (const [k, v] of Object.entries(a)) if (v !== undefined) out[k] = v;
   return out;
 }
 
