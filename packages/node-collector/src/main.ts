@@ -1,11 +1,12 @@
 // Entry point: `node packages/node-collector/src/main.ts [config.yaml]` (or env SEXTANT_CONFIG).
 // SIGTERM/SIGINT shut down gracefully: flush, wait for acks, persist checkpoints.
-import { createLogger } from '@sextant/pipeline';
+import { pino } from 'pino';
 import { loadConfig } from './config.ts';
 import { createNodeCollector } from './collector.ts';
 
 async function main(): Promise<void> {
-  const log = createLogger({ name: 'node-collector', level: (process.env['SEXTANT_LOG_LEVEL'] as 'info' | undefined) ?? 'info' });
+  // pino directly rather than @sextant/pipeline's createLogger: see the startup note in collector.ts
+  const log = pino({ name: 'node-collector', level: process.env['SEXTANT_LOG_LEVEL'] ?? 'info' }, pino.destination({ dest: 1, sync: true }));
   const config = await loadConfig(process.argv[2] ?? process.env['SEXTANT_CONFIG']);
   const collector = createNodeCollector(config, { logger: log });
   let stopping = false;

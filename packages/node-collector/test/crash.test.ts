@@ -13,13 +13,22 @@ import { tempDir, waitFor } from './helpers/util.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-function startCollector(configPath: string): { child: ChildProcess; exited: Promise<number | null> } {
+function startCollector(configPath: string): { child: ChildProcess; exited: Promise<number | null>; ready: Promise<void> } {
   const child = spawn(process.execPath, [MAIN, configPath], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, SEXTANT_LOG_LEVEL: 'warn', NODE_NAME: 'node-crash' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SEXTANT_LOG_LEVEL: process.env['NC_DEBUG'] ? 'info' : 'warn', NODE_NAME: 'node-crash' },
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited };
+  const ready = new Promise<void>((resolve) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      if (process.env['NC_DEBUG']) process.stdout.write(d);
+      out += d.toString();
+      if (out.includes('sextant-node-collector-ready')) resolve();
+    });
+    void exited.then(() => resolve());
+  });
+  return { child, exited, ready };
 }
 
 void test('crash: SIGKILL every few seconds during rotation stress loses no line', { timeout: 150000 }, async (t) => {
@@ -59,7 +68,9 @@ void test('crash: SIGKILL every few seconds during rotation stress loses no line
   });
   const killer = (async () => {
     while (!stop) {
-      await new Promise((r) => setTimeout(r, 2000 + Math.random() * 2000));
+      // killed a few seconds after each start completed (while starting, it would only test the start time)
+      await current.ready;
+      await new Promise((r) => setTimeout(r, 1500 + Math.random() * 1500));
       if (stop) break;
       current.child.kill('SIGKILL');
       await current.exited;
