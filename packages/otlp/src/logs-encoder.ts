@@ -17,6 +17,10 @@ export interface LogRecordInput {
    * `{ bytes }` is written as bytes_value (use it for data that may not be UTF-8).
    */
   body: Uint8Array | { bytes: Uint8Array };
+  /**
+   * Encoded once per array and cached by identity, so pass the same (unchanged) array for records
+   * that share attributes; do not mutate an array after passing it.
+   */
   attributes?: readonly KeyValue[];
   droppedAttributesCount?: number;
   flags?: number;
@@ -53,7 +57,23 @@ class LogsEncoderImpl implements LogsEncoder {
   private scopeAt = -1;
   private scopeSchemaUrl = '';
   private records = 0;
+  private lastSevText = '';
+  private lastSevLen = 0;
   private readonly sizes: SizeList = { sizes: [], i: 0 };
+  // Encoded record attributes by array identity: a collector passes the same few arrays
+  // (e.g. [log.iostream=stdout]) for every record, so each is encoded once.
+  private readonly attrCache = new WeakMap<readonly KeyValue[], Uint8Array>();
+
+  private encodedAttrs(attrs: readonly KeyValue[]): Uint8Array {
+    let enc = this.attrCache.get(attrs);
+    if (enc === undefined) {
+      const s: SizeList = { sizes: [], i: 0 };
+      enc = new Uint8Array(attrsSize(attrs, s));
+      writeAttrs(enc, 0, 0x32, attrs, s); // LogRecord.attributes
+      this.attrCache.set(attrs, enc);
+    }
+    return enc;
+  }
 
   constructor(initialSize: number) {
     this.buf = new Uint8Array(initialSize);
@@ -154,9 +174,6 @@ class LogsEncoderImpl implements LogsEncoder {
 
   addRecord(rec: LogRecordInput): void {
     if (this.scopeAt < 0) this.beginScope();
-    const s = this.sizes;
-    s.sizes.length = 0;
-    s.i = 0;
     const isStr = rec.body instanceof Uint8Array;
     const body = rec.body instanceof Uint8Array ? rec.body : rec.body.bytes;
     const bodyAny = 1 + varintSize(body.length) + body.length;
@@ -167,10 +184,17 @@ class LogsEncoderImpl implements LogsEncoder {
     const sev = rec.severityNumber ?? 0;
     if (sev !== 0) size += 1 + varintSize(sev);
     const sevText = rec.severityText ?? '';
-    const sevLen = sevText === '' ? 0 : utf8Length(sevText);
+    let sevLen = 0;
+    if (sevText !== '') {
+      if (sevText !== this.lastSevText) {
+        this.lastSevText = sevText;
+        this.lastSevLen = utf8Length(sevText);
+      }
+      sevLen = this.lastSevLen;
+    }
     if (sevLen > 0) size += 1 + varintSize(sevLen) + sevLen;
-    const attrs = rec.attributes;
-    if (attrs !== undefined && attrs.length > 0) size += attrsSize(attrs, s);
+    const attrs = rec.attributes === undefined || rec.attributes.length === 0 ? undefined : this.encodedAttrs(rec.attributes);
+    if (attrs !== undefined) size += attrs.length;
     const dropped = rec.droppedAttributesCount ?? 0;
     if (dropped !== 0) size += 1 + varintSize(dropped);
     const flags = rec.flags ?? 0;
@@ -208,7 +232,10 @@ class LogsEncoderImpl implements LogsEncoder {
     pos = writeVarint(buf, pos, body.length);
     buf.set(body, pos);
     pos += body.length;
-    if (attrs !== undefined && attrs.length > 0) pos = writeAttrs(buf, pos, 0x32, attrs, s);
+    if (attrs !== undefined) {
+      buf.set(attrs, pos);
+      pos += attrs.length;
+    }
     if (dropped !== 0) {
       buf[pos++] = 0x38;
       pos = writeVarint(buf, pos, dropped);
@@ -246,7 +273,10 @@ class LogsEncoderImpl implements LogsEncoder {
 
   finish(): Uint8Array {
     this.closeResource();
-    const out = this.buf.slice(0, this.pos);
+    // allocUnsafeSlow: the copy overwrites every byte, so skip zero-filling; never pooled
+    const slow = Buffer.allocUnsafeSlow(this.pos);
+    const out = new Uint8Array(slow.buffer, slow.byteOffset, this.pos);
+    out.set(this.buf.subarray(0, this.pos));
     this.reset();
     return out;
   }
