@@ -1,7 +1,7 @@
 // Assembles the enrichment service from its config: @sextant/otlp's splice and codecs,
 // @sextant/kube-metadata's cache, @sextant/pipeline's queue, logger and exporter.
 import { createMetadataCache } from '@sextant/kube-metadata';
-import type { MetadataCache, PodInfo } from '@sextant/kube-metadata';
+import type { MetadataCache, MetadataSource, PodInfo } from '@sextant/kube-metadata';
 import {
   OtlpDecodeError,
   decodeLogsRequestJson,
@@ -14,7 +14,7 @@ import {
 import { createDiskQueue, createLogger } from '@sextant/pipeline';
 import type { Logger } from '@sextant/pipeline';
 import { resolveEnrichmentConfig } from './config.ts';
-import type { EnrichmentConfig, EnrichmentConfigInput } from './config.ts';
+import type { EnrichmentConfig } from './config.ts';
 import { countRecords } from './count.ts';
 import type { ResourcePodKey, SpliceSignal } from './enrich.ts';
 import { createExportComponent } from './export.ts';
@@ -45,19 +45,35 @@ function metadataComponent(cache: MetadataCache, log: Logger): MetadataComponent
  * The enrichment service of issue 5: OTLP/HTTP on :24321, pod metadata from the API server,
  * a durable queue, export to the backend. Throws a coded error when the config is invalid.
  */
-function createEnrichmentService(input: EnrichmentConfigInput | EnrichmentConfig = {}, options: EnrichmentServiceOptions = {}): EnrichmentService {
+function createEnrichmentService(input: Record<string, unknown> | EnrichmentConfig = {}, options: EnrichmentServiceOptions = {}): EnrichmentService {
   const config = resolveEnrichmentConfig(input);
   const logger = options.logger ?? createLogger({ level: config.log.level, name: 'enrichment' });
   let metrics: EnrichmentMetrics | undefined;
   const md = config.metadata;
+  const source: MetadataSource =
+    md.source === 'in-cluster'
+      ? { kind: 'in-cluster' }
+      : md.source === 'kubeconfig'
+        ? { kind: 'kubeconfig', path: md.path ?? '', ...(md.context === undefined ? {} : { context: md.context }) }
+        : { kind: 'file', path: md.path ?? '', watch: md.watchFile };
   const cache = createMetadataCache({
-    source: md.source,
+    source,
     ...(md.clusterName !== undefined ? { clusterName: md.clusterName } : {}),
-    rules: md.rules,
+    rules: md.rules.map((r) => ({
+      from: r.from,
+      source: r.source,
+      ...(r.key === undefined ? {} : { key: r.key }),
+      ...(r.keyRegex === undefined ? {} : { keyRegex: r.keyRegex }),
+      ...(r.tagName === undefined ? {} : { tagName: r.tagName }),
+    })),
     exclude: md.exclude,
-    deletedPodGraceMs: md.deletedPodGraceMs,
-    waitForPodMs: md.waitForPodMs,
-    informers: md.informers,
+    deletedPodGraceMs: md.deletedPodGrace,
+    waitForPodMs: md.waitForPod,
+    informers: {
+      namespaces: md.informers.namespaces,
+      owners: md.informers.owners,
+      ...(md.informers.nodes === undefined ? {} : { nodes: md.informers.nodes }),
+    },
     useWellKnownLabels: md.useWellKnownLabels,
     onMiss: (reason) => metrics?.misses.inc({ reason }),
     onError: (err) => logger.warn({ err }, 'metadata watch error; retrying'),
@@ -65,8 +81,8 @@ function createEnrichmentService(input: EnrichmentConfigInput | EnrichmentConfig
   return createServiceFromParts<PodInfo>({
     listen: config.listen,
     limits: config.limits,
-    waitForPodMs: md.waitForPodMs,
-    shutdownGraceMs: config.shutdownGraceMs,
+    waitForPodMs: md.waitForPod,
+    shutdownGraceMs: config.shutdownGrace,
     logger,
     splice: { readResources, rewriteResources },
     jsonToProtobuf: (signal: SpliceSignal, body: Uint8Array) =>

@@ -9,7 +9,6 @@ interface ErrorSpec {
 }
 
 const errorCodes = {
-  SEXTANT_ENRICHMENT_CONFIG: { message: 'configuration is invalid', status: 500 },
   SEXTANT_ENRICHMENT_USAGE: { message: 'command-line arguments are invalid', status: 500 },
   SEXTANT_ENRICHMENT_LISTEN: { message: 'the HTTP listener could not bind its address', status: 500 },
   SEXTANT_ENRICHMENT_STATE: { message: 'the service is not in a state that allows this call', status: 500 },

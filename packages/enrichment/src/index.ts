@@ -2,8 +2,8 @@
 export { createEnrichmentService } from './create.ts';
 export type { EnrichmentServiceOptions } from './create.ts';
 export type { EnrichmentService } from './service.ts';
-export { ENRICHMENT_DEFAULTS, envName, loadEnrichmentConfig, resolveEnrichmentConfig } from './config.ts';
-export type { EnrichmentConfig, EnrichmentConfigInput, ExporterConfig } from './config.ts';
+export { enrichmentConfigDocs, enrichmentConfigSchema, loadEnrichmentConfig, resolveEnrichmentConfig } from './config.ts';
+export type { EnrichmentConfig, LoadEnrichmentConfigOptions } from './config.ts';
 export { runEnrichment } from './main.ts';
 export { EnrichmentError, errorCodes } from './errors.ts';
 export type { EnrichmentErrorCode } from './errors.ts';

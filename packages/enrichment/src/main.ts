@@ -7,10 +7,10 @@ import { loadEnrichmentConfig } from './config.ts';
 import { createEnrichmentService } from './create.ts';
 import { EnrichmentError } from './errors.ts';
 
-const USAGE = 'usage: sextant enrichment [--config <file.yaml>]   (env SEXTANT_ENRICHMENT_* overrides single keys)';
+const USAGE = 'usage: sextant enrichment [--config <file.yaml>]   (SEXTANT_<KEY__PATH> environment variables override single keys)';
 
 /**
- * Loads the config (`--config path`, else SEXTANT_ENRICHMENT_CONFIG, else defaults + env),
+ * Loads the config (`--config path`, else SEXTANT_CONFIG, else defaults + env),
  * runs the service and resolves with the process exit code once a signal stopped it.
  */
 async function runEnrichment(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -21,14 +21,14 @@ async function runEnrichment(argv: readonly string[] = process.argv.slice(2), en
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    configPath = values.config ?? env['SEXTANT_ENRICHMENT_CONFIG'];
+    configPath = values.config ?? env['SEXTANT_CONFIG'];
   } catch (err) {
     process.stderr.write(`${new EnrichmentError('SEXTANT_ENRICHMENT_USAGE', `${(err as Error).message}\n${USAGE}`).message}\n`);
     return 2;
   }
   let config;
   try {
-    config = await loadEnrichmentConfig(configPath, env);
+    config = loadEnrichmentConfig({ file: configPath, env });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;

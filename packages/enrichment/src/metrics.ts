@@ -1,18 +1,9 @@
-// Self-metrics, named the Prometheus way (unit suffixes, _total for counters), under the
-// sextant_enrichment_ prefix. Gauges that mirror another component's state (queue, metadata
-// cache) are read at scrape time through collect(), so nothing polls in between.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-type Signal = 'logs' | 'metrics';
-
-interface QueueGaugeSource {
-  depth: number;
-  bytes: number;
-  diskBytes: number;
-  maxBytes: number;
-  fullRejections: number;
-  deadLetter: { count: number; bytes: number; dropped: number };
-}
+// Self-metrics, named the Prometheus way, all `sextant_enrichment_…` (@sextant/pipeline
+// createMetrics). Gauges mirroring another component's state (queue, metadata cache) are read
+// at scrape time, so nothing polls in between.
+import { createMetrics, registerQueueMetrics } from '@sextant/pipeline';
+import type { Metrics, Queue } from '@sextant/pipeline';
+import type { Counter, Histogram } from 'prom-client';
 
 /** Metadata cache figures read at scrape time (@sextant/kube-metadata's MetadataCacheStats). */
 interface MetadataGaugeSource {
@@ -30,7 +21,7 @@ interface MetadataGaugeSource {
 }
 
 interface EnrichmentMetrics {
-  readonly registry: Registry;
+  readonly base: Metrics;
   requests: Counter<'signal' | 'code'>;
   receivedBytes: Counter<'signal'>;
   receivedDecodedBytes: Counter<'signal'>;
@@ -39,105 +30,74 @@ interface EnrichmentMetrics {
   enrichedResources: Counter<'signal'>;
   enrichedRecords: Counter<'signal'>;
   misses: Counter<'reason'>;
-  dropped: Counter<'signal' | 'reason'>;
-  droppedRecords: Counter<'signal' | 'reason'>;
+  /** The delivery-contract counter `dropped_total{reason}`: records dropped (excluded pods; dead letters are counted by the export loop). */
+  dropped: Counter<'reason'>;
+  excludedResources: Counter<'signal'>;
   enqueueSeconds: Histogram;
-  exports: Counter<'signal' | 'result'>;
   exportedRecords: Counter<'signal'>;
-  deadLettered: Counter<'signal' | 'reason'>;
+  /** Adds the queue gauges once the queue is open. */
+  watchQueue(queue: Queue): void;
 }
 
-function createEnrichmentMetrics(sources: {
-  queue: () => QueueGaugeSource | undefined;
-  metadata: () => MetadataGaugeSource | undefined;
-}): EnrichmentMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sextant_enrichment_process_' });
-  const registers = [registry];
-  const p = 'sextant_enrichment_';
-  const metrics: EnrichmentMetrics = {
-    registry,
-    requests: new Counter({ name: `${p}requests_total`, help: 'OTLP/HTTP export requests answered, by signal and HTTP status code', labelNames: ['signal', 'code'], registers }),
-    receivedBytes: new Counter({ name: `${p}received_bytes_total`, help: 'Request body bytes received on the wire (compressed), by signal', labelNames: ['signal'], registers }),
-    receivedDecodedBytes: new Counter({ name: `${p}received_decoded_bytes_total`, help: 'Request body bytes after decompression, by signal', labelNames: ['signal'], registers }),
-    receivedResources: new Counter({ name: `${p}received_resources_total`, help: 'Resources (ResourceLogs/ResourceMetrics) in accepted requests', labelNames: ['signal'], registers }),
-    receivedRecords: new Counter({ name: `${p}received_records_total`, help: 'Log records or metric data points in accepted requests', labelNames: ['signal'], registers }),
-    enrichedResources: new Counter({ name: `${p}enriched_resources_total`, help: 'Resources that got pod metadata', labelNames: ['signal'], registers }),
-    enrichedRecords: new Counter({ name: `${p}enriched_records_total`, help: 'Log records or data points under a resource that got pod metadata', labelNames: ['signal'], registers }),
-    misses: new Counter({ name: `${p}metadata_misses_total`, help: 'Pod lookups that found no pod, by reason (no_key, not_synced, not_found_after_wait); the resource passed through unenriched', labelNames: ['reason'], registers }),
-    dropped: new Counter({ name: `${p}dropped_total`, help: 'Resources dropped on purpose (reason="excluded": the pod opted out by annotation)', labelNames: ['signal', 'reason'], registers }),
-    droppedRecords: new Counter({ name: `${p}dropped_records_total`, help: 'Log records or data points under dropped resources, by reason', labelNames: ['signal', 'reason'], registers }),
-    enqueueSeconds: new Histogram({ name: `${p}enqueue_duration_seconds`, help: 'Time from enqueue to durable (fsync) acknowledgement', buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
-    exports: new Counter({ name: `${p}export_batches_total`, help: 'Export attempts of queued batches to the backend, by result (ok, retryable, failure)', labelNames: ['signal', 'result'], registers }),
-    exportedRecords: new Counter({ name: `${p}exported_records_total`, help: 'Log records or data points the backend accepted', labelNames: ['signal'], registers }),
-    deadLettered: new Counter({ name: `${p}dead_lettered_total`, help: 'Batches moved to the dead-letter store after a permanent export failure, by outcome (stored, dropped)', labelNames: ['signal', 'reason'], registers }),
+function createEnrichmentMetrics(metadata: () => MetadataGaugeSource | undefined): EnrichmentMetrics {
+  const m = createMetrics('enrichment');
+  const c = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> => m.counter<L>(name, { help, labelNames });
+  const out: EnrichmentMetrics = {
+    base: m,
+    requests: c('requests_total', 'OTLP/HTTP export requests answered, by signal and HTTP status code.', ['signal', 'code']),
+    receivedBytes: c('received_bytes_total', 'Request body bytes received on the wire (compressed), by signal.', ['signal']),
+    receivedDecodedBytes: c('received_decoded_bytes_total', 'Request body bytes after decompression, by signal.', ['signal']),
+    receivedResources: c('received_resources_total', 'Resources (ResourceLogs/ResourceMetrics) in well-formed requests.', ['signal']),
+    receivedRecords: c('received_records_total', 'Log records or metric data points in well-formed requests.', ['signal']),
+    enrichedResources: c('enriched_resources_total', 'Resources that got pod metadata.', ['signal']),
+    enrichedRecords: c('enriched_records_total', 'Log records or data points under a resource that got pod metadata.', ['signal']),
+    misses: c('metadata_misses_total', 'Pod lookups that found no pod, by reason (no_key, not_synced, not_found_after_wait); the resource passed through unenriched.', ['reason']),
+    dropped: m.dropped(),
+    excludedResources: c('excluded_resources_total', 'Resources dropped because their pod or namespace opted out by annotation.', ['signal']),
+    enqueueSeconds: m.histogram('enqueue_duration_seconds', { help: 'Time from enqueue to the durable (fdatasync) acknowledgement.', buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] }),
+    exportedRecords: c('exported_records_total', 'Log records or data points the backend accepted.', ['signal']),
+    watchQueue: (queue) => registerQueueMetrics(m, queue),
   };
 
-  const queueGauge = (name: string, help: string, pick: (q: QueueGaugeSource) => number): void => {
-    new Gauge({
-      name: `${p}${name}`,
-      help,
-      registers,
-      collect() {
-        const q = sources.queue();
-        if (q !== undefined) this.set(pick(q));
-      },
-    });
-  };
-  queueGauge('queue_depth', 'Batches in the durable queue not yet exported (leased ones included)', (q) => q.depth);
-  queueGauge('queue_bytes', 'Bytes of the batches in the durable queue', (q) => q.bytes);
-  queueGauge('queue_disk_bytes', 'Bytes the queue segment files take on disk', (q) => q.diskBytes);
-  queueGauge('queue_max_bytes', 'Configured bound of the queue on disk', (q) => q.maxBytes);
-  queueGauge('queue_full_rejections', 'Enqueues answered "full" (HTTP 429) since the queue was opened', (q) => q.fullRejections);
-  queueGauge('dead_letter_batches', 'Batches held in the dead-letter store', (q) => q.deadLetter.count);
-  queueGauge('dead_letter_bytes', 'Bytes held in the dead-letter store', (q) => q.deadLetter.bytes);
-  queueGauge('dead_letter_dropped_batches', 'Dead letters dropped because the dead-letter store was full', (q) => q.deadLetter.dropped);
-
-  new Gauge({
-    name: `${p}metadata_cache_objects`,
-    help: 'Objects held in the metadata cache, by kind (deleted_pods: kept for their grace period)',
+  m.gauge<'kind'>('metadata_cache_objects', {
+    help: 'Objects held in the metadata cache, by kind (deleted_pods: kept for their grace period).',
     labelNames: ['kind'],
-    registers,
     collect() {
-      const m = sources.metadata();
-      if (m === undefined) return;
-      this.set({ kind: 'pods' }, m.pods);
-      this.set({ kind: 'deleted_pods' }, m.deletedPods);
-      this.set({ kind: 'namespaces' }, m.namespaces);
-      this.set({ kind: 'nodes' }, m.nodes);
-      this.set({ kind: 'replicasets' }, m.replicaSets);
-      this.set({ kind: 'jobs' }, m.jobs);
+      const s = metadata();
+      if (s === undefined) return;
+      this.set({ kind: 'pods' }, s.pods);
+      this.set({ kind: 'deleted_pods' }, s.deletedPods);
+      this.set({ kind: 'namespaces' }, s.namespaces);
+      this.set({ kind: 'nodes' }, s.nodes);
+      this.set({ kind: 'replicasets' }, s.replicaSets);
+      this.set({ kind: 'jobs' }, s.jobs);
     },
   });
-  new Gauge({
-    name: `${p}metadata_synced`,
-    help: '1 once the initial LIST of every watched kind is in the cache',
-    registers,
+  m.gauge('metadata_synced', {
+    help: '1 once the initial LIST of every watched kind is in the cache.',
     collect() {
-      const m = sources.metadata();
-      this.set(m?.synced === true ? 1 : 0);
+      this.set(metadata()?.synced === true ? 1 : 0);
     },
   });
-  // The cache keeps its own monotonic counts; mirrored at scrape time.
-  const mirrored = (name: string, help: string, pick: (m: MetadataGaugeSource) => number): void => {
-    new Counter({
-      name: `${p}${name}`,
-      help,
-      registers,
-      collect() {
-        const m = sources.metadata();
-        if (m === undefined) return;
-        this.reset();
-        this.inc(pick(m));
-      },
-    });
+  // The cache keeps its own monotonic counts; mirrored at scrape time as counters.
+  const mirrored = (name: string, help: string, pick: (s: MetadataGaugeSource) => number): void => {
+    const counter = m.counter(name, { help });
+    const read = counter.get.bind(counter);
+    counter.get = async () => {
+      const s = metadata();
+      if (s !== undefined) {
+        counter.reset();
+        counter.inc(pick(s));
+      }
+      return read();
+    };
   };
-  mirrored('metadata_relists_total', 'Full relists of a watched kind (initial LIST, 410 Gone, reconnects)', (m) => m.relists);
-  mirrored('metadata_watch_errors_total', 'Watch or list errors the cache retried with backoff', (m) => m.errors);
-  mirrored('metadata_evicted_pods_total', 'Deleted pods evicted after their grace period', (m) => m.evictedPods);
-  mirrored('metadata_found_after_wait_total', 'Pod lookups that succeeded only after waiting for the cache', (m) => m.foundAfterWait);
-  return metrics;
+  mirrored('metadata_relists_total', 'Full lists of a watched kind (initial sync, 410 Gone, reconnects).', (s) => s.relists);
+  mirrored('metadata_watch_errors_total', 'Watch or list errors the cache retried with backoff.', (s) => s.errors);
+  mirrored('metadata_evicted_pods_total', 'Deleted pods evicted after their grace period.', (s) => s.evictedPods);
+  mirrored('metadata_found_after_wait_total', 'Pod lookups that succeeded only after waiting for the cache.', (s) => s.foundAfterWait);
+  return out;
 }
 
 export { createEnrichmentMetrics };
-export type { EnrichmentMetrics, MetadataGaugeSource, QueueGaugeSource, Signal };
+export type { EnrichmentMetrics, MetadataGaugeSource };

@@ -75,10 +75,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
   let exporter: ExportComponent | undefined;
   let app: FastifyInstance | undefined;
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
-  const metrics = createEnrichmentMetrics({
-    queue: () => queue?.stats(),
-    metadata: () => (state === 'new' ? undefined : parts.metadata.stats()),
-  });
+  const metrics = createEnrichmentMetrics(() => (state === 'new' ? undefined : parts.metadata.stats()));
   parts.onMetrics?.(metrics);
   const log = parts.logger;
 
@@ -123,8 +120,8 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     // Lookups that ran are counted by the cache itself (onMiss); resources without a key never reach it.
     for (const miss of outcome.misses) if (miss.reason === 'no_key') metrics.misses.inc({ reason: 'no_key' });
     if (outcome.droppedIndexes.length > 0) {
-      metrics.dropped.inc({ signal, reason: 'excluded' }, outcome.droppedIndexes.length);
-      metrics.droppedRecords.inc({ signal, reason: 'excluded' }, parts.countRecords(signal, protobuf, outcome.droppedIndexes));
+      metrics.excludedResources.inc({ signal }, outcome.droppedIndexes.length);
+      metrics.dropped.inc({ reason: 'excluded' }, parts.countRecords(signal, protobuf, outcome.droppedIndexes));
     }
     if (outcome.payload === undefined || outcome.resources === 0) return answer(format, successResponse(signal, format));
 
@@ -159,7 +156,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       const ready = service.ready();
       return reply.code(ready ? 200 : 503).type('text/plain').send(ready ? 'ready\n' : 'not ready\n');
     });
-    server.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    server.get('/metrics', async (_req, reply) => reply.type(metrics.base.contentType).send(await metrics.base.text()));
     const parser = createOtlpBodyParser(parts.limits);
     void server.register((otlp, _opts, done) => {
       otlp.removeAllContentTypeParsers();
@@ -184,6 +181,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       state = 'starting';
       // Downstream first: the queue and the export loop, then the watch, then the listener.
       queue = await parts.openQueue();
+      metrics.watchQueue(queue);
       exporter = parts.createExporter(queue, metrics);
       exporter.start();
       parts.metadata.start();
@@ -225,7 +223,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       return state === 'running' && queue !== undefined && parts.metadata.synced();
     },
     metricsText() {
-      return metrics.registry.metrics();
+      return metrics.base.text();
     },
   };
   return service;

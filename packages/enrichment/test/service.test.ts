@@ -68,9 +68,10 @@ async function start(t: { after: (fn: () => Promise<void>) => void }, overrides:
       listen: { host: '127.0.0.1', port: 0 },
       limits: { maxBodyBytes: 256 * 1024, maxDecodedBytes: 1024 * 1024 },
       metadata: {
-        source: { kind: 'file', path: objectsPath },
+        source: 'file',
+        path: objectsPath,
         clusterName: 'test-cluster',
-        waitForPodMs: 200,
+        waitForPod: 200,
         rules: [
           { from: 'namespace', source: 'label', key: 'team', tagName: 'team' },
           { from: 'node', source: 'label', key: 'topology.kubernetes.io/zone', tagName: 'zone' },
@@ -78,7 +79,8 @@ async function start(t: { after: (fn: () => Promise<void>) => void }, overrides:
         ],
       },
       queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
-      exporter: { type: 'otlp_http', endpoint: sink.endpoint },
+      exporter: { protocol: 'otlp_http', endpoint: sink.endpoint },
+      export: { initialBackoff: 50, maxBackoff: 200 },
       ...overrides,
     },
     { logger: silentLogger() },
@@ -161,8 +163,8 @@ void test('an excluded pod is dropped and counted; an unknown pod passes through
   t.assert.equal(resources.length, 2, 'the excluded resource is gone');
   t.assert.deepEqual(resources[0], [['k8s.pod.uid', 'no-such-uid'], ['k8s.pod.name', 'ghost']], 'unknown pod passes through unchanged');
   const text = await h.service.metricsText();
-  t.assert.equal(metricValue(text, 'sextant_enrichment_dropped_total{signal="logs",reason="excluded"}'), 1);
-  t.assert.equal(metricValue(text, 'sextant_enrichment_dropped_records_total{signal="logs",reason="excluded"}'), 3);
+  t.assert.equal(metricValue(text, 'sextant_enrichment_excluded_resources_total{signal="logs"}'), 1);
+  t.assert.equal(metricValue(text, 'sextant_enrichment_dropped_total{reason="excluded"}'), 3);
   t.assert.equal(metricValue(text, 'sextant_enrichment_metadata_misses_total{reason="not_found_after_wait"}'), 1);
   t.assert.equal(metricValue(text, 'sextant_enrichment_metadata_misses_total{reason="no_key"}'), 1);
 });
