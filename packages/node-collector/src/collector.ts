@@ -374,6 +374,14 @@ class Collector implements NodeCollector {
           }
           scans.push(this.scanContainer(c, startup));
         }
+        for (const [name, c] of p.containers) {
+          if (names.includes(name)) continue;
+          // a container directory that went away: its files are marked gone (and read to EOF) by a last scan
+          c.watcher?.close();
+          c.watcher = undefined;
+          p.containers.delete(name);
+          scans.push(this.scanContainer(c, false));
+        }
         await Promise.all(scans);
       } while (p.scanAgain && !this.stopping);
     } finally {
