@@ -45,6 +45,8 @@ interface EnricherOptions {
   readonly waitForPodMs?: number;
   /** How long a pod's attribute list is reused before it is computed again. Default 5000. */
   readonly attributeTtlMs?: number;
+  /** How long a key that was waited for in vain is not waited for again. Default 10000. */
+  readonly missTtlMs?: number;
 }
 
 interface Candidate {
@@ -65,6 +67,12 @@ function candidatesOf(attrs: readonly KeyValue[], clientAddress: string | undefi
   return out;
 }
 
+function keyText(k: PodKeyView): string {
+  if ('uid' in k) return `uid:${k.uid}`;
+  if ('ip' in k) return `ip:${k.ip}`;
+  return `name:${k.namespace}/${k.name}`;
+}
+
 function usable(pod: PodView | undefined, c: Candidate): boolean {
   return pod !== undefined && !((c.by === 'ip' || c.by === 'peer') && pod.hostNetwork);
 }
@@ -81,6 +89,12 @@ function createEnricher<P extends PodView>(metadata: PodMetadata<P> | undefined,
   // node rules can change underneath) keeps the KeyValue lists fresh without rebuilding them
   // for every request.
   const memo = new WeakMap<P, Map<string, { at: number; kvs: KeyValue[] }>>();
+  const missTtl = opts.missTtlMs ?? 10_000;
+  const recentMisses = new Map<string, number>();
+  const rememberMiss = (key: string, until: number): void => {
+    if (recentMisses.size >= 10_000) recentMisses.clear(); // bounded; forgetting only costs a wait
+    recentMisses.set(key, until);
+  };
 
   function attributesOf(pod: P, containerName: string | undefined): KeyValue[] {
     const now = Date.now();
@@ -147,15 +161,24 @@ function createEnricher<P extends PodView>(metadata: PodMetadata<P> | undefined,
         return merge(attrs, attributesOf(pod, getStringAttr(attrs, 'k8s.container.name')));
       };
       let out = rewriteResources(bytes, 'traces', rewrite);
-      if (misses.length > 0 && waitMs > 0) {
-        // Startup race (OTC#32556): wait, bounded, for the pods this request names, then splice again.
-        const pending = misses;
-        misses = [];
+      // Startup race (OTC#32556): wait, bounded, for a pod the request names by uid or name (it
+      // exists, the watch may lag), or for any pod while the cache has not synced. An address
+      // that is no pod (a node, an external client) must not cost every request a wait, and
+      // neither must a key that just timed out: misses are remembered for missTtlMs.
+      const now = Date.now();
+      const pending = misses.filter((m) => {
+        if (!(m.candidate.by === 'uid' || m.candidate.by === 'name' || !metadata.synced)) return false;
+        const until = recentMisses.get(keyText(m.candidate.key));
+        return until === undefined || until < now;
+      });
+      misses = [];
+      if (pending.length > 0 && waitMs > 0) {
         const found = await Promise.all(pending.map((m) => metadata.waitForPod(m.candidate.key, waitMs)));
         let any = false;
         pending.forEach((m, i) => {
           const p = found[i];
           const ok = p !== undefined && usable(p, m.candidate);
+          if (!ok) rememberMiss(keyText(m.candidate.key), Date.now() + missTtl);
           waited.set(m.index, ok ? { pod: p, by: m.candidate.by } : undefined);
           any ||= ok;
         });

@@ -50,6 +50,7 @@ interface DirectForwarderOptions {
 interface Waiting {
   bytes: Uint8Array;
   resolve: (r: SubmitResult) => void;
+  settled?: boolean;
 }
 
 function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
@@ -79,6 +80,12 @@ function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
   const exported = { requests: 0, batches: 0, bytes: 0 };
   const failures = { retryable: 0, permanent: 0 };
   const idle: Array<() => void> = [];
+  const inFlight = new Set<Waiting[]>();
+  const settle = (w: Waiting, r: SubmitResult): void => {
+    if (w.settled === true) return;
+    w.settled = true;
+    w.resolve(r);
+  };
 
   function pump(): void {
     while (active < opts.concurrency && waiting.length > 0) {
@@ -94,6 +101,7 @@ function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
       waitingBytes -= size;
       inFlightBytes += size;
       active++;
+      inFlight.add(batch);
       void run(batch, size);
     }
     if (active === 0 && waiting.length === 0) for (const f of idle.splice(0)) f();
@@ -115,7 +123,8 @@ function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
     const answer = mapExportResult(result, opts.retryAfterMs);
     inFlightBytes -= size;
     active--;
-    for (const w of batch) w.resolve(answer);
+    for (const w of batch) settle(w, answer);
+    inFlight.delete(batch);
     pump();
   }
 
@@ -148,8 +157,11 @@ function createDirectForwarder(opts: DirectForwarderOptions): Forwarder {
         }),
       ]);
       clearTimeout(timer);
-      // Whatever is still waiting gets a retryable answer rather than hanging.
-      for (const w of waiting.splice(0)) w.resolve({ kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: opts.retryAfterMs });
+      // Whatever is still waiting or in flight gets a retryable answer rather than a reset
+      // connection; an export still in flight may yet succeed (at least once, never lost).
+      const bye: SubmitResult = { kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: opts.retryAfterMs };
+      for (const w of waiting.splice(0)) settle(w, bye);
+      for (const batch of inFlight) for (const w of batch) settle(w, bye);
       waitingBytes = 0;
     },
     stats() {

@@ -118,113 +118,140 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
     return { ready: true, reason: '' };
   };
 
-  return {
+  async function startAll(): Promise<TraceReceiverPorts> {
+    telemetry = createTelemetryServer({ host: cfg.telemetry.host, port: cfg.telemetry.port, metrics: metrics.metrics, live: () => state !== 'stopped', ready: readiness });
+    const telemetryPort = await telemetry.start();
+    selfTracer = await startSelfTracing({ enabled: cfg.selfTracing.enabled, endpoint: cfg.selfTracing.endpoint ?? '', serviceName: cfg.selfTracing.serviceName });
+    const exp = options.exporter ?? exporterFor(cfg, logger);
+    exporter = exp;
+    // The export path never produces self-traces (no loop; see selftrace.ts).
+    const tracer = selfTracer;
+    const untraced: Exporter = { name: exp.name, export: (item) => tracer.untraced(() => exp.export(item)), shutdown: () => exp.shutdown() };
+    if (cfg.queue.enabled) {
+      queue = await createDiskQueue({ dir: cfg.queue.dir, maxBytes: cfg.queue.maxBytes, fullRetryAfterMs: cfg.export.retryAfterMs, logger });
+      registerQueueMetrics(metrics.metrics, queue);
+      const loop = createExportLoop({
+        queue,
+        exporter: {
+          ...untraced,
+          async export(item) {
+            const r = await untraced.export(item);
+            if (r.kind === 'failure') metrics.droppedSpans.inc({ reason: 'backend_rejected' }, safeCount(item.payload));
+            return r;
+          },
+        },
+        retry: createRetryPolicy({ initialMs: cfg.export.retryInitialMs, maxMs: cfg.export.retryMaxMs }),
+        concurrency: cfg.export.concurrency,
+        logger,
+        metrics: metrics.metrics,
+        name: 'traces-export',
+      });
+      forwarder = createQueueForwarder({ queue, loop });
+    } else {
+      const sink: SpanSink = { export: (payload) => untraced.export({ signal: 'traces', payload }) };
+      forwarder = createDirectForwarder({
+        sink,
+        maxPendingBytes: cfg.export.maxPendingBytes,
+        concurrency: cfg.export.concurrency,
+        maxBatchBytes: cfg.export.maxBatchBytes,
+        retryAfterMs: cfg.export.retryAfterMs,
+      });
+    }
+    forwarder.start();
+    if (metadata === undefined && cfg.kube.enabled) {
+      const opts: MetadataCacheOptions = {
+        source: metadataSourceOf(cfg),
+        ...(cfg.kube.clusterName === undefined ? {} : { clusterName: cfg.kube.clusterName }),
+        useWellKnownLabels: cfg.kube.useWellKnownLabels,
+        exclude: { annotation: cfg.kube.excludeAnnotation, value: cfg.kube.excludeValue },
+        waitForPodMs: cfg.association.waitForPodMs,
+        onError: (err) => logger.warn({ err }, 'Kubernetes metadata error (retrying)'),
+      };
+      const cache = createMetadataCache(opts);
+      metadata = cache;
+      ownsMetadata = true;
+      await cache.start();
+    }
+    const handler = createRequestHandler({
+      enricher: createEnricher(metadata, { waitForPodMs: cfg.association.waitForPodMs }),
+      forwarder,
+      metrics,
+      retryAfterMs: cfg.export.retryAfterMs,
+    });
+    stopAccepting = () => handler.stopAccepting();
+    let grpcPort: number | undefined;
+    let httpPort: number | undefined;
+    if (cfg.grpc.enabled) {
+      grpc = createGrpcReceiver({ host: cfg.grpc.host, port: cfg.grpc.port, maxMessageBytes: cfg.grpc.maxMessageBytes, tls: grpcTls, handler, clientAddress, selfTracer, onError });
+      grpcPort = await grpc.start();
+    }
+    if (cfg.http.enabled) {
+      http = createHttpReceiver({
+        host: cfg.http.host,
+        port: cfg.http.port,
+        limits: { maxBodyBytes: cfg.http.maxBodyBytes, maxDecodedBytes: cfg.http.maxDecodedBytes },
+        tls: httpTls,
+        handler,
+        clientAddress,
+        selfTracer,
+        onError,
+      });
+      httpPort = await http.start();
+    }
+    state = 'running';
+    logger.info({ grpcPort, httpPort, telemetryPort, queue: cfg.queue.enabled }, 'trace receiver started');
+    return { grpc: grpcPort, http: httpPort, telemetry: telemetryPort };
+  }
+
+  const receiver: TraceReceiver = {
     name: 'trace-receiver',
     config: cfg,
     ready: () => readiness().ready,
     async start() {
       if (state !== 'new') throw new TraceReceiverError('SEXTANT_TRACES_STATE', `start() called while the receiver is ${state}; create a new receiver`);
       state = 'starting';
-      telemetry = createTelemetryServer({ host: cfg.telemetry.host, port: cfg.telemetry.port, metrics: metrics.metrics, live: () => state !== 'stopped', ready: readiness });
-      const telemetryPort = await telemetry.start();
-      selfTracer = await startSelfTracing({ enabled: cfg.selfTracing.enabled, endpoint: cfg.selfTracing.endpoint ?? '', serviceName: cfg.selfTracing.serviceName });
-      const exp = options.exporter ?? exporterFor(cfg, logger);
-      exporter = exp;
-      // The export path never produces self-traces (no loop; see selftrace.ts).
-      const tracer = selfTracer;
-      const untraced: Exporter = { name: exp.name, export: (item) => tracer.untraced(() => exp.export(item)), shutdown: () => exp.shutdown() };
-      if (cfg.queue.enabled) {
-        queue = await createDiskQueue({ dir: cfg.queue.dir, maxBytes: cfg.queue.maxBytes, fullRetryAfterMs: cfg.export.retryAfterMs, logger });
-        registerQueueMetrics(metrics.metrics, queue);
-        const loop = createExportLoop({
-          queue,
-          exporter: {
-            ...untraced,
-            async export(item) {
-              const r = await untraced.export(item);
-              if (r.kind === 'failure') metrics.droppedSpans.inc({ reason: 'backend_rejected' }, safeCount(item.payload));
-              return r;
-            },
-          },
-          retry: createRetryPolicy({ initialMs: cfg.export.retryInitialMs, maxMs: cfg.export.retryMaxMs }),
-          concurrency: cfg.export.concurrency,
-          logger,
-          metrics: metrics.metrics,
-          name: 'traces-export',
-        });
-        forwarder = createQueueForwarder({ queue, loop });
-      } else {
-        const sink: SpanSink = { export: (payload) => untraced.export({ signal: 'traces', payload }) };
-        forwarder = createDirectForwarder({
-          sink,
-          maxPendingBytes: cfg.export.maxPendingBytes,
-          concurrency: cfg.export.concurrency,
-          maxBatchBytes: cfg.export.maxBatchBytes,
-          retryAfterMs: cfg.export.retryAfterMs,
-        });
+      try {
+        return await startAll();
+      } catch (err) {
+        // Leave nothing listening or running behind a failed start.
+        state = 'running';
+        await receiver.shutdown().catch(() => {});
+        throw err;
       }
-      forwarder.start();
-      if (metadata === undefined && cfg.kube.enabled) {
-        const opts: MetadataCacheOptions = {
-          source: metadataSourceOf(cfg),
-          ...(cfg.kube.clusterName === undefined ? {} : { clusterName: cfg.kube.clusterName }),
-          useWellKnownLabels: cfg.kube.useWellKnownLabels,
-          exclude: { annotation: cfg.kube.excludeAnnotation, value: cfg.kube.excludeValue },
-          waitForPodMs: cfg.association.waitForPodMs,
-          onError: (err) => logger.warn({ err }, 'Kubernetes metadata error (retrying)'),
-        };
-        const cache = createMetadataCache(opts);
-        metadata = cache;
-        ownsMetadata = true;
-        await cache.start();
-      }
-      const handler = createRequestHandler({
-        enricher: createEnricher(metadata, { waitForPodMs: cfg.association.waitForPodMs }),
-        forwarder,
-        metrics,
-        retryAfterMs: cfg.export.retryAfterMs,
-      });
-      stopAccepting = () => handler.stopAccepting();
-      let grpcPort: number | undefined;
-      let httpPort: number | undefined;
-      if (cfg.grpc.enabled) {
-        grpc = createGrpcReceiver({ host: cfg.grpc.host, port: cfg.grpc.port, maxMessageBytes: cfg.grpc.maxMessageBytes, tls: grpcTls, handler, clientAddress, selfTracer, onError });
-        grpcPort = await grpc.start();
-      }
-      if (cfg.http.enabled) {
-        http = createHttpReceiver({
-          host: cfg.http.host,
-          port: cfg.http.port,
-          limits: { maxBodyBytes: cfg.http.maxBodyBytes, maxDecodedBytes: cfg.http.maxDecodedBytes },
-          tls: httpTls,
-          handler,
-          clientAddress,
-          selfTracer,
-          onError,
-        });
-        httpPort = await http.start();
-      }
-      state = 'running';
-      logger.info({ grpcPort, httpPort, telemetryPort, queue: cfg.queue.enabled }, 'trace receiver started');
-      return { grpc: grpcPort, http: httpPort, telemetry: telemetryPort };
     },
+
     async shutdown() {
       if (state === 'stopped' || state === 'stopping') return;
       state = 'stopping';
       const deadline = cfg.shutdownTimeoutMs;
       stopAccepting?.();
-      // Upstream first: listeners drain their calls, then the forwarder, then the rest.
-      await Promise.all([grpc?.shutdown(deadline), http?.shutdown(deadline)]);
-      await forwarder?.shutdown(deadline);
-      await queue?.close();
-      await exporter?.shutdown();
-      if (ownsMetadata) await metadata?.shutdown?.();
-      await selfTracer.shutdown().catch((err: unknown) => logger.warn({ err }, 'self-tracing shutdown failed'));
-      await telemetry?.shutdown();
+      // Upstream first: listeners drain their calls, then the forwarder, then the rest. Every
+      // step runs even when an earlier one failed, so no socket or timer is left behind.
+      const errors: unknown[] = [];
+      const step = async (f: () => Promise<unknown> | undefined): Promise<void> => {
+        try {
+          await f();
+        } catch (err) {
+          errors.push(err);
+        }
+      };
+      // The forwarder answers what is still pending a little before the listeners force-close,
+      // so clients get a retryable status instead of a reset connection.
+      await step(() => Promise.all([grpc?.shutdown(deadline), http?.shutdown(deadline), forwarder?.shutdown(Math.floor(deadline * 0.8))]));
+      await step(() => queue?.close());
+      await step(() => exporter?.shutdown());
+      if (ownsMetadata) await step(() => metadata?.shutdown?.());
+      await step(() => selfTracer.shutdown());
+      await step(() => telemetry?.shutdown());
       state = 'stopped';
+      if (errors.length > 0) {
+        logger.error({ err: errors[0] }, 'trace receiver shutdown had errors');
+        throw errors[0];
+      }
       logger.info('trace receiver stopped');
     },
   };
+  return receiver;
 }
 
 export { createTraceReceiver };

@@ -142,7 +142,10 @@ async function startCapturingBackend(port = 0): Promise<CapturingBackend> {
           return false;
         };
         const t = setTimeout(() => reject(new Error(`backend has ${spans()} spans, waited for ${n}`)), timeoutMs);
-        if (!check()) waiters.push(() => void check());
+        const wait = (): void => {
+          if (!check()) waiters.push(wait);
+        };
+        wait();
       });
     },
     releaseHung() {
