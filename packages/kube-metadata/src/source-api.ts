@@ -166,7 +166,8 @@ class Informer<R extends KubernetesObject> {
   }
 
   private onError(err: unknown): void {
-    if (this.t.closed) return;
+    // One restart at a time: a second error report must not start a second ListWatch loop.
+    if (this.t.closed || this.restartTimer !== undefined) return;
     const status = statusOf(err);
     const wrapped =
       err instanceof KubeMetadataError
