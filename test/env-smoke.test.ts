@@ -22,8 +22,12 @@ async function apiError(fn: () => Promise<unknown>): Promise<ApiException<unknow
   throw new Error('expected the API server to refuse the request, but it succeeded');
 }
 
+/** The `message` of the API server's Status answer. */
 function bodyText(err: ApiException<unknown>): string {
-  return typeof err.body === 'string' ? err.body : JSON.stringify(err.body);
+  const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+  const message = (body as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') throw new Error(`no Status message in ${JSON.stringify(err.body)}`);
+  return message;
 }
 
 function pod(name: string, extra: Partial<V1Pod['spec']> = {}, labels: Record<string, string> = {}): V1Pod {
@@ -52,7 +56,8 @@ void suite('test-env: kube-apiserver + etcd', () => {
     const seen: string[] = [];
     const waiters: { verb: string; resolve: () => void }[] = [];
     const record = (verb: string) => (obj: V1Pod) => {
-      seen.push(`${verb}:${obj.metadata?.name ?? '?'}:${obj.metadata?.labels?.['stage'] ?? ''}`);
+      const deleting = obj.metadata?.deletionTimestamp ? ':deleting' : '';
+      seen.push(`${verb}:${obj.metadata?.name ?? '?'}:${obj.metadata?.labels?.['stage'] ?? ''}${deleting}`);
       for (const w of waiters.filter((x) => x.verb === verb)) w.resolve();
     };
     const next = (verb: string): Promise<void> =>
@@ -83,11 +88,12 @@ void suite('test-env: kube-apiserver + etcd', () => {
     await updated;
 
     const deleted = next('delete');
-    // No kubelet: an unscheduled Pod is removed at once.
+    // No kubelet: an unscheduled Pod is removed without waiting for its grace period.
     await core.deleteNamespacedPod({ name: 'watched', namespace: ns });
     await deleted;
 
-    t.assert.deepStrictEqual(seen, ['add:watched:created', 'update:watched:relabelled', 'delete:watched:relabelled']);
+    // Graceful deletion first stamps deletionTimestamp (an update), then removes the Pod.
+    t.assert.deepStrictEqual(seen, ['add:watched:created', 'update:watched:relabelled', 'update:watched:relabelled:deleting', 'delete:watched:relabelled:deleting']);
     const left = await core.listNamespacedPod({ namespace: ns });
     t.assert.strictEqual(left.items.length, 0);
   });
