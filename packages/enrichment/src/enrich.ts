@@ -6,7 +6,7 @@ import type { KeyValue } from '@sextant/otlp';
 type SpliceSignal = 'logs' | 'metrics';
 
 /** How a resource names its pod, in the order tried (ARCHITECTURE.md "Metadata"). */
-type ResourcePodKey = { uid: string } | { namespace: string; name: string } | { containerId: string };
+type ResourcePodKey = { uid: string } | { namespace: string; name: string } | { containerId: string } | { ip: string };
 
 /** The part of the metadata cache enrichment uses; @sextant/kube-metadata's cache provides it. */
 interface PodMetadata<P> {
@@ -42,7 +42,11 @@ function stringAttr(attrs: readonly KeyValue[], key: string): string | undefined
   return undefined;
 }
 
-/** The pod key a resource carries: k8s.pod.uid, else namespace + pod name, else container.id. */
+/**
+ * The pod key a resource carries: k8s.pod.uid, else namespace + pod name, else container.id,
+ * else k8s.pod.ip (the cache answers IPs only for running pods that are not hostNetwork, the
+ * newest pod owning a reused IP; see LESSONS.md "Name and IP reuse").
+ */
 function podKeyOf(attrs: readonly KeyValue[]): ResourcePodKey | undefined {
   const uid = stringAttr(attrs, 'k8s.pod.uid');
   if (uid !== undefined) return { uid };
@@ -51,6 +55,8 @@ function podKeyOf(attrs: readonly KeyValue[]): ResourcePodKey | undefined {
   if (namespace !== undefined && name !== undefined) return { namespace, name };
   const containerId = stringAttr(attrs, 'container.id');
   if (containerId !== undefined) return { containerId };
+  const ip = stringAttr(attrs, 'k8s.pod.ip');
+  if (ip !== undefined) return { ip };
   return undefined;
 }
 
