@@ -1,10 +1,13 @@
 // Against the real kube-apiserver + etcd from @sextant/test-env: informers see adds, updates and deletes;
 // the cache runs as a ServiceAccount with exactly the RBAC it needs; a forced relist on 410 keeps it correct.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -192,6 +195,20 @@ void test('with a feature turned off, RBAC shrinks: no jobs/replicasets rights i
   await withOwners.shutdown();
   const lean = await startCache(t, { source: { kind: 'kubeconfig', path: kubeconfig }, informers: { owners: false } });
   t.assert.equal(await lean.waitForSync(60_000), true);
+});
+
+void test('after shutdown() no handle keeps the process alive: a child that synced exits by itself', TIMEOUT, async (t: TestContext) => {
+  const c = await cluster();
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/exit-child.ts', import.meta.url)), c.kubeconfigPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  // Generous bound: this is "does it exit at all", not a timing assertion. Left alive, it would hang here.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(killer);
+  t.assert.equal(signal, null, 'the child had to be killed: something kept it alive after shutdown()');
+  t.assert.equal(code, 0);
+  t.assert.deepEqual(JSON.parse(out), { synced: true, pending: true });
 });
 
 /** A TCP proxy in front of the API server that the test can cut, to force a reconnect. */
