@@ -189,7 +189,8 @@ function varint(n: number): number[] {
 void test('protobuf fuzz: decode, readResources, rewriteResources, countRecords end in a result or OtlpDecodeError', { timeout: 600_000 }, (t: TestContext) => {
   stats = { ok: 0, typed: 0 };
   const r = rng(0xf022);
-  const small = { maxDepth: 2, strindex: true };
+  // small messages keep each case cheap; mutations then hit structure more often
+  const small = { maxDepth: 2, strindex: true, scopes: 1, records: 2 };
   const pools: Record<Signal, Uint8Array[]> = {
     logs: Array.from({ length: 40 }, () => encodeLogsRequest(logsRequest(r, small))),
     metrics: Array.from({ length: 40 }, () => encodeMetricsRequest(metricsRequest(r, small))),
@@ -274,10 +275,11 @@ function randomJson(r: Rng, depth: number): unknown {
 void test('JSON fuzz: random and mutated OTLP/JSON ends in a result or OtlpDecodeError', { timeout: 600_000 }, (t: TestContext) => {
   stats = { ok: 0, typed: 0 };
   const r = rng(0x150f);
+  const small = { maxDepth: 2, scopes: 1, records: 2 };
   const pools: Record<Signal, string[]> = {
-    logs: Array.from({ length: 20 }, () => encodeLogsRequestJson(logsRequest(r, { maxDepth: 2 }))),
-    metrics: Array.from({ length: 20 }, () => encodeMetricsRequestJson(metricsRequest(r, { maxDepth: 2 }))),
-    traces: Array.from({ length: 20 }, () => encodeTraceRequestJson(traceRequest(r, { maxDepth: 2 }))),
+    logs: Array.from({ length: 20 }, () => encodeLogsRequestJson(logsRequest(r, small))),
+    metrics: Array.from({ length: 20 }, () => encodeMetricsRequestJson(metricsRequest(r, small))),
+    traces: Array.from({ length: 20 }, () => encodeTraceRequestJson(traceRequest(r, small))),
   };
   let cases = 0;
   for (const signal of ['logs', 'metrics', 'traces'] as const) {
