@@ -259,7 +259,8 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /** Writes `data` to `path` atomically: temp file, fsync, rename, fsync directory. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string, dir: string): Promise<void> {
-  const tmp = `${path}.tmp`;
+  // Unique name: a stale writer (a process being replaced) must not rename another's half-written file.
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);
@@ -346,6 +347,9 @@ class DiskQueue implements Queue {
   async open(): Promise<void> {
     await mkdir(this.segDir, { recursive: true });
     await mkdir(this.dlDir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true }); // an interrupted atomic write
+    }
     const cp = await this.readCheckpoint();
     const acked = new Set(cp?.acked ?? []);
     const ackedBelow = cp?.ackedBelow ?? 0;
