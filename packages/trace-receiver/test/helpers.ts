@@ -81,8 +81,13 @@ function createRawGrpcClient(port: number, host = '127.0.0.1', opts: GrpcClientO
         req.on('trailers', (t: Record<string, unknown>) => {
           head = { ...head, ...t };
         });
-        req.on('error', reject);
+        // A server may reset the stream after sending its status (e.g. while a too-large
+        // message is still being sent): the status then counts, not the reset.
+        req.on('error', (err: Error) => {
+          if (head['grpc-status'] === undefined) reject(err);
+        });
         req.on('close', () => {
+          if (head['grpc-status'] === undefined && req.rstCode !== 0) return;
           const raw = Buffer.concat(chunks);
           const details = head['grpc-status-details-bin'];
           resolve({
