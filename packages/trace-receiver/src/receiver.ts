@@ -237,7 +237,7 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
       };
       // The forwarder answers what is still pending a little before the listeners force-close,
       // so clients get a retryable status instead of a reset connection.
-      await step(() => Promise.all([grpc?.shutdown(deadline), http?.shutdown(deadline), forwarder?.shutdown(Math.floor(deadline * 0.8))]));
+      await step(() => Promise.all([grpc?.shutdown(deadline), http?.shutdown(deadline), forwarder?.shutdown(Math.max(deadline - 1000, Math.floor(deadline / 2)))]));
       await step(() => queue?.close());
       await step(() => exporter?.shutdown());
       if (ownsMetadata) await step(() => metadata?.shutdown?.());

@@ -87,7 +87,10 @@ function createRawGrpcClient(port: number, host = '127.0.0.1', opts: GrpcClientO
           if (head['grpc-status'] === undefined) reject(err);
         });
         req.on('close', () => {
-          if (head['grpc-status'] === undefined && req.rstCode !== 0) return;
+          if (head['grpc-status'] === undefined) {
+            reject(new Error(`stream closed without a grpc-status (RST_STREAM code ${req.rstCode})`));
+            return;
+          }
           const raw = Buffer.concat(chunks);
           const details = head['grpc-status-details-bin'];
           resolve({
