@@ -79,7 +79,8 @@ function sdkAttrs(a: Attributes): Record<string, unknown> {
 
 void test('logs from the JS SDK serialised by otlp-transformer decode to the same content', async (t: TestContext) => {
   const exporter = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter })] });
+  // a 4-attribute limit makes the SDK drop one of the 5 attributes below: covers dropped_attributes_count
+  const provider = new LoggerProvider({ resource, logRecordLimits: { attributeCountLimit: 4 }, processors: [new SimpleLogRecordProcessor({ exporter })] });
   const logger = provider.getLogger('interop-scope', '1.2.3', { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
   const spanCtx = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
   logger.emit({
@@ -118,23 +119,36 @@ void test('logs from the JS SDK serialised by otlp-transformer decode to the sam
   t.assert.strictEqual(Buffer.from(a.spanId).toString('hex'), spanCtx.spanId);
   t.assert.strictEqual(a.flags, 1);
   t.assert.deepStrictEqual(plain(a.body), { msg: 'hello', n: 3, d: 2.5, ok: false, list: [1, 'two', null], nested: { deep: ['x'] }, raw: new Uint8Array([0, 255, 7]) });
-  t.assert.deepStrictEqual(plainAttrs(a.attributes), { 'log.iostream': 'stdout', count: 7, ratio: 0.5, flag: true, tags: ['a', 'b'] });
+  t.assert.deepStrictEqual(plainAttrs(a.attributes), sdkAttrs(records[0]!.attributes));
+  t.assert.strictEqual(a.attributes.length, 4);
+  t.assert.strictEqual(a.droppedAttributesCount, 1);
   t.assert.strictEqual(plain(b.body), 'plain string body');
   t.assert.strictEqual(b.traceId.length, 0);
 });
 
 void test('spans from the JS SDK serialised by otlp-transformer decode to the same content', async (t: TestContext) => {
   const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  // limits make the SDK drop attributes, events and links: covers the dropped_* counts
+  const provider = new TracerProvider({
+    resource,
+    spanLimits: { attributeCountLimit: 2, eventCountLimit: 1, linkCountLimit: 1 },
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
   const tracer = provider.getTracer('interop-tracer', '0.1.0');
   const linked = { traceId: '11111111111111111111111111111111', spanId: '2222222222222222', traceFlags: TraceFlags.NONE, isRemote: true };
   const parent = tracer.startSpan('parent', { kind: SpanKind.SERVER, startTime: [1_700_000_000, 0] });
   const ctx = trace.setSpan(ROOT_CONTEXT, parent);
   const child = tracer.startSpan(
     'child',
-    { kind: SpanKind.CLIENT, attributes: { 'http.method': 'GET', 'http.status_code': 200, sampled: true }, links: [{ context: linked, attributes: { why: 'batch' } }], startTime: [1_700_000_000, 500] },
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.method': 'GET', 'http.status_code': 200, sampled: true },
+      links: [{ context: linked }, { context: linked, attributes: { why: 'batch' } }], // the SDK keeps the newest link
+      startTime: [1_700_000_000, 500],
+    },
     ctx,
   );
+  child.addEvent('overflow', {}, [1_700_000_000, 600]); // the SDK drops the oldest event past the limit
   child.addEvent('retry', { attempt: 2 }, [1_700_000_000, 700]);
   child.setStatus({ code: SpanStatusCode.ERROR, message: 'boom' });
   child.end([1_700_000_001, 0]);
@@ -165,8 +179,12 @@ void test('spans from the JS SDK serialised by otlp-transformer decode to the sa
     t.assert.strictEqual(s.events.length, sdk.events.length);
     t.assert.strictEqual(s.links.length, sdk.links.length);
     t.assert.strictEqual(s.flags & 0xff, sdk.spanContext().traceFlags);
+    t.assert.strictEqual(s.droppedAttributesCount, sdk.droppedAttributesCount);
+    t.assert.strictEqual(s.droppedEventsCount, sdk.droppedEventsCount);
+    t.assert.strictEqual(s.droppedLinksCount, sdk.droppedLinksCount);
   }
   const c = byName.get('child')!;
+  t.assert.deepStrictEqual([c.droppedAttributesCount, c.droppedEventsCount, c.droppedLinksCount], [1, 1, 1]);
   t.assert.strictEqual(c.status?.code, 2);
   t.assert.strictEqual(c.status?.message, 'boom');
   t.assert.strictEqual(c.events[0]!.name, 'retry');
