@@ -328,10 +328,14 @@ void suite('chart: helm lint and template', () => {
     const objects = await renderScenario('custom-ca');
     const config = parseYaml((find(objects, 'ConfigMap', 'enrichment')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as { exporter: unknown };
     t.assert.deepStrictEqual(config.exporter, {
-      type: 'otlp-http',
+      protocol: 'otlp_http',
       endpoint: 'https://otlp.example.com:443',
-      credentials: { header: 'Authorization', file: '/etc/sextant/backend/token' },
+      headers: { Authorization: 'file:/etc/sextant/backend/token' },
     });
+    const envConfig = parseYaml((find(await renderScenario('collector-root'), 'ConfigMap', 'trace-receiver')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as {
+      exporter: unknown;
+    };
+    t.assert.deepStrictEqual(envConfig.exporter, { type: 'otlp_http', endpoint: 'https://otlp.example.com:443', headers: { Authorization: 'env:SEXTANT_BACKEND_TOKEN' } });
   });
 
   void test('customCASecret sets NODE_EXTRA_CA_CERTS to the mounted bundle in every component', async (t: TestContext) => {
@@ -346,21 +350,23 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('mtlsSecret turns on TLS with client certificates between collectors and enrichment', async (t: TestContext) => {
+  void test('mtlsSecret mounts the certificate Secret read-only in the collectors and enrichment, and nowhere else', async (t: TestContext) => {
+    // The components have no TLS settings for this hop yet, so the configs stay as without mTLS (see values.yaml).
     const objects = await renderScenario('mtls');
-    const data = (c: string): Record<string, unknown> =>
-      parseYaml((find(objects, 'ConfigMap', c)?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>;
-    t.assert.deepStrictEqual(data('node-collector')['tls'], { caFile: '/etc/sextant/mtls/ca.crt', certFile: '/etc/sextant/mtls/tls.crt', keyFile: '/etc/sextant/mtls/tls.key' });
-    t.assert.deepStrictEqual((data('enrichment')['server'] as Record<string, unknown>)['tls'], {
-      certFile: '/etc/sextant/mtls/tls.crt',
-      keyFile: '/etc/sextant/mtls/tls.key',
-      clientCAFile: '/etc/sextant/mtls/ca.crt',
-      requireClientCert: true,
-      clientCertExemptPaths: ['/healthz', '/readyz', '/metrics'],
-    });
-    t.assert.equal(podTemplates(objects).get('enrichment')?.template.spec.containers[0]?.readinessProbe?.httpGet?.scheme, 'HTTPS');
+    for (const [component, { template }] of podTemplates(objects)) {
+      const mount = template.spec.containers[0]?.volumeMounts?.find((m) => m.name === 'mtls');
+      const volume = template.spec.volumes?.find((v) => v.name === 'mtls');
+      if (component === 'trace-receiver') {
+        t.assert.equal(mount, undefined);
+        continue;
+      }
+      t.assert.deepStrictEqual(mount, { name: 'mtls', mountPath: '/etc/sextant/mtls', readOnly: true }, component);
+      t.assert.equal(volume?.secret?.secretName, 'sextant-mtls', component);
+    }
     const plain = await renderScenario('collector-root');
-    t.assert.equal((parseYaml((find(plain, 'ConfigMap', 'node-collector')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as Record<string, unknown>)['tls'], undefined);
+    for (const c of ['node-collector', 'enrichment', 'trace-receiver']) {
+      t.assert.deepStrictEqual(find(objects, 'ConfigMap', c)?.['data'], find(plain, 'ConfigMap', c)?.['data'], c);
+    }
   });
 
   void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t: TestContext) => {
@@ -421,6 +427,27 @@ void suite('chart: helm lint and template', () => {
       t.assert.ok(m[1]?.startsWith(`${m[2]}:`), `helper ${m[2]} lacks its doc comment`);
     }
     t.assert.equal(defines.length, (text.match(/\{\{- define /g) ?? []).length);
+  });
+
+  void test('the Grafana dashboard queries only metrics the components export', async (t: TestContext) => {
+    const cm = find(await renderScenario('collector-root'), 'ConfigMap', 'dashboard');
+    const dashboard = JSON.parse((cm?.['data'] as Record<string, string>)['sextant.json'] ?? '{}') as { panels: { targets: { expr: string }[] }[] };
+    t.assert.equal(cm?.metadata.labels?.['grafana_dashboard'], '1');
+    const names = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((x) => x.expr.match(/\bsextant_[a-z_]+\b/g) ?? [])));
+    t.assert.ok(names.size >= 8, [...names].join(', '));
+    // Metric names are built from a prefix in each package's source; check each suffix is declared there.
+    const sources: Record<string, string[]> = {
+      sextant_node_collector_: ['packages/node-collector/src/metrics.ts'],
+      sextant_enrichment_: ['packages/enrichment/src/metrics.ts', 'packages/pipeline/src/metrics.ts'],
+      sextant_traces_: ['packages/trace-receiver/src/metrics.ts'],
+    };
+    for (const name of names) {
+      const prefix = Object.keys(sources).find((p) => name.startsWith(p));
+      t.assert.ok(prefix, `${name} has no known component prefix`);
+      const suffix = name.slice(prefix?.length ?? 0);
+      const texts = await Promise.all((sources[prefix ?? ''] ?? []).map((f) => readFile(join(CHART_DIR, '..', '..', '..', f), 'utf8')));
+      t.assert.ok(texts.some((x) => x.includes(`'${suffix}'`) || x.includes(`\`\${P}${suffix}\``)), `${name} is not declared in ${(sources[prefix ?? ''] ?? []).join(', ')}`);
+    }
   });
 
   void test('every object carries the standard labels, and selectors use only name/instance/component', async (t: TestContext) => {

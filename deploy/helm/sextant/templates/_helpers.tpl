@@ -214,37 +214,24 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- end }}
 {{- end -}}
 
-{{/* sextant.backend.config: the exporter section of the enrichment and trace-receiver config. */}}
+{{/* sextant.backend.config: the exporter section of a component config; call with (dict "ctx" $ "typeKey" "protocol"|"type"), the key each component names the protocol by. */}}
 {{- define "sextant.backend.config" -}}
-{{- $b := .Values.backend -}}
+{{- $b := .ctx.Values.backend -}}
+{{- $headers := deepCopy $b.headers -}}
+{{- if $b.credentials.secretName -}}
+{{- $_ := set $headers $b.credentials.header (ternary "env:SEXTANT_BACKEND_TOKEN" (printf "file:/etc/sextant/backend/%s" $b.credentials.secretKey) (eq $b.credentials.mountAs "env")) -}}
+{{- end -}}
 exporter:
-  type: {{ $b.type }}
+  {{ .typeKey }}: {{ $b.type }}
   {{- if eq $b.type "file" }}
-  path: /var/lib/sextant/export
+  path: /var/lib/sextant/export/{signal}.jsonl
   {{- else }}
   endpoint: {{ $b.endpoint | quote }}
   {{- end }}
-  {{- with $b.headers }}
+  {{- with $headers }}
   headers:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- if $b.credentials.secretName }}
-  credentials:
-    header: {{ $b.credentials.header | quote }}
-    {{- if eq $b.credentials.mountAs "env" }}
-    env: SEXTANT_BACKEND_TOKEN
-    {{- else }}
-    file: /etc/sextant/backend/{{ $b.credentials.secretKey }}
-    {{- end }}
-  {{- end }}
-{{- end -}}
-
-{{/* sextant.metadata.config: the API-server metadata section shared by enrichment and the trace receiver. */}}
-{{- define "sextant.metadata.config" -}}
-clusterName: {{ .Values.clusterName | quote }}
-metadata:
-  kinds: [pods, namespaces, nodes, replicasets, jobs]
-  deletedPodGraceSeconds: 600
 {{- end -}}
 
 {{/* sextant.metadata.rules: the get/list/watch RBAC rules of the API-server metadata cache (enrichment and trace receiver). */}}
@@ -314,6 +301,9 @@ metadata:
 {{- define "sextant.validate" -}}
 {{- if and .Values.events.enabled (not (include "sextant.collector.enabled" .)) -}}
 {{- fail "events.enabled needs the enrichment service, which runs only when logs.enabled or metrics.enabled is true" -}}
+{{- end -}}
+{{- if and .Values.traces.enabled (eq .Values.backend.type "file") -}}
+{{- fail "backend.type file is not supported by the trace receiver (it exports with otlp_grpc or otlp_http); turn traces.enabled off or pick another type" -}}
 {{- end -}}
 {{- if and .Values.traces.enabled (not .Values.traces.grpc.enabled) (not .Values.traces.http.enabled) -}}
 {{- fail "traces.enabled needs traces.grpc.enabled or traces.http.enabled" -}}

@@ -1,0 +1,98 @@
+// The chart's ConfigMaps are read by the components' own config loaders (strict: an unknown key fails), and the
+// ports and paths in them match the pod specs the chart renders beside them.
+import { suite, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { resolveEnrichmentConfig } from '@sextant/enrichment';
+import { resolveConfig as resolveCollectorConfig } from '@sextant/node-collector';
+import { resolveTraceReceiverConfig } from '@sextant/trace-receiver';
+import { SCENARIOS, find, podTemplates, renderScenario } from './chart.ts';
+import type { Obj, PodTemplate } from './chart.ts';
+
+function configOf(objects: readonly Obj[], component: string): Record<string, unknown> {
+  const cm = find(objects, 'ConfigMap', component);
+  const text = (cm?.['data'] as Record<string, string> | undefined)?.['config.yaml'];
+  if (text === undefined) throw new Error(`no config.yaml for ${component}`);
+  return parseYaml(text) as Record<string, unknown>;
+}
+
+function mountPath(template: PodTemplate, volume: string): string | undefined {
+  return template.spec.containers[0]?.volumeMounts?.find((m) => m.name === volume)?.mountPath;
+}
+
+function containerPort(template: PodTemplate, name: string): number | undefined {
+  return template.spec.containers[0]?.ports?.find((p) => p.name === name)?.containerPort;
+}
+
+void suite('chart ConfigMaps against the components config loaders', () => {
+  for (const scenario of SCENARIOS) {
+    void test(`scenario ${scenario}: every component accepts its config, and ports and paths match the pod spec`, async (t: TestContext) => {
+      const objects = await renderScenario(scenario, { release: 'sx', namespace: 'sextant' });
+      const templates = podTemplates(objects);
+      // The pods get these from the downward API.
+      const env = { NODE_NAME: 'node-1', POD_NAME: 'sx-sextant-node-collector-abcde', POD_NAMESPACE: 'sextant' };
+
+      const collector = templates.get('node-collector');
+      if (collector) {
+        const cfg = resolveCollectorConfig(configOf(objects, 'node-collector'), env);
+        t.assert.deepStrictEqual(cfg.server, { port: containerPort(collector.template, 'metrics') ?? -1, host: '0.0.0.0' });
+        t.assert.equal(cfg.checkpointDir, '/var/lib/sextant/checkpoints');
+        t.assert.equal(cfg.service?.name, 'sx-sextant-enrichment-headless.sextant.svc.cluster.local');
+        t.assert.equal(cfg.service?.port, 24321);
+        t.assert.equal(cfg.nodeName, 'node-1');
+        const logs = mountPath(collector.template, 'pod-logs');
+        if (logs !== undefined) {
+          t.assert.equal(cfg.logRoot, logs);
+          t.assert.equal(mountPath(collector.template, 'checkpoints'), cfg.checkpointDir);
+          t.assert.deepStrictEqual(cfg.include, []);
+        } else {
+          // Logs off: nothing under /var/log/pods is mounted, and the collector is told to match no file.
+          t.assert.deepStrictEqual(cfg.include, [{ namespace: '/^$/' }]);
+        }
+      }
+
+      const enrichment = templates.get('enrichment');
+      if (enrichment) {
+        const cfg = resolveEnrichmentConfig(configOf(objects, 'enrichment'));
+        t.assert.equal(cfg.listen.port, containerPort(enrichment.template, 'otlp-http'));
+        t.assert.equal(cfg.queue.dir, mountPath(enrichment.template, 'queue'));
+        t.assert.equal(cfg.metadata.source, 'in-cluster');
+        t.assert.equal(cfg.metadata.clusterName, 'ci');
+        t.assert.equal(cfg.exporter.protocol, 'otlp_http');
+        t.assert.equal(cfg.exporter.endpoint, 'https://otlp.example.com:443');
+        t.assert.equal(cfg.queue.maxBytes, 9 * 1024 ** 3);
+      }
+
+      const receiver = templates.get('trace-receiver');
+      if (receiver) {
+        const cfg = resolveTraceReceiverConfig(configOf(objects, 'trace-receiver'));
+        t.assert.equal(cfg.grpc.enabled, containerPort(receiver.template, 'otlp-grpc') !== undefined);
+        t.assert.equal(cfg.http.enabled, containerPort(receiver.template, 'otlp-http') !== undefined);
+        if (cfg.grpc.enabled) t.assert.equal(cfg.grpc.port, containerPort(receiver.template, 'otlp-grpc'));
+        if (cfg.http.enabled) t.assert.equal(cfg.http.port, containerPort(receiver.template, 'otlp-http'));
+        t.assert.equal(cfg.telemetry.port, containerPort(receiver.template, 'metrics'));
+        t.assert.equal(cfg.kube.clusterName, 'ci');
+        t.assert.equal(cfg.exporter.type, 'otlp_http');
+      }
+      t.assert.ok(templates.size > 0);
+    });
+  }
+
+  void test('the backend credential reaches the exporters as a reference to the Secret (env or file), never its value', async (t: TestContext) => {
+    const envScenario = await renderScenario('collector-root', { release: 'sx', namespace: 'sextant' });
+    const fileScenario = await renderScenario('custom-ca', { release: 'sx', namespace: 'sextant' });
+    t.assert.deepStrictEqual(configOf(envScenario, 'enrichment')['exporter'], {
+      protocol: 'otlp_http',
+      endpoint: 'https://otlp.example.com:443',
+      headers: { Authorization: 'env:SEXTANT_BACKEND_TOKEN' },
+    });
+    t.assert.deepStrictEqual((configOf(fileScenario, 'trace-receiver')['exporter'] as Record<string, unknown>)['headers'], {
+      Authorization: 'file:/etc/sextant/backend/token',
+    });
+    const fileMount = podTemplates(fileScenario).get('trace-receiver')?.template;
+    t.assert.equal(fileMount && mountPath(fileMount, 'backend-credentials'), '/etc/sextant/backend');
+    // The components accept both forms.
+    t.assert.doesNotThrow(() => resolveEnrichmentConfig(configOf(fileScenario, 'enrichment')));
+    t.assert.doesNotThrow(() => resolveTraceReceiverConfig(configOf(envScenario, 'trace-receiver')));
+  });
+});
