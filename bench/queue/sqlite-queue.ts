@@ -9,6 +9,8 @@ interface Pending { signal: string; payload: Uint8Array; meta: string | null; re
 
 export interface SqliteQueue {
   enqueue(item: { signal: string; payload: Uint8Array; meta?: unknown }): Promise<number>;
+  /** Reads up to `max` oldest items and deletes them in one transaction (a consumer that acks at once). */
+  drain(max: number): number;
   close(): void;
 }
 
@@ -18,6 +20,8 @@ export function createSqliteQueue(dir: string): SqliteQueue {
   db.exec('PRAGMA synchronous=FULL');
   db.exec('CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, signal TEXT NOT NULL, meta TEXT, payload BLOB NOT NULL, enqueued_at REAL NOT NULL)');
   const insert: StatementSync = db.prepare('INSERT INTO items (signal, meta, payload, enqueued_at) VALUES (?, ?, ?, ?)');
+  const select: StatementSync = db.prepare('SELECT id, payload FROM items ORDER BY id LIMIT ?');
+  const del: StatementSync = db.prepare('DELETE FROM items WHERE id <= ?');
   let pending: Pending[] = [];
   let scheduled = false;
   const flush = (): void => {
@@ -46,6 +50,15 @@ export function createSqliteQueue(dir: string): SqliteQueue {
           setImmediate(flush);
         }
       });
+    },
+    drain(max) {
+      const rows = select.all(max) as Array<{ id: number; payload: Uint8Array }>;
+      const last = rows.at(-1);
+      if (last === undefined) return 0;
+      db.exec('BEGIN');
+      del.run(last.id);
+      db.exec('COMMIT');
+      return rows.length;
     },
     close() {
       db.close();
