@@ -3,7 +3,7 @@
 // durable checkpoints only past acknowledged batches. See ARCHITECTURE.md "Delivery contract" and LESSONS.md.
 import { close, fstat, open, read, readdir, stat, watch } from 'node:fs';
 import type { BigIntStats, FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 // Only the type comes from @sextant/pipeline: importing its runtime costs about 0.6 s of startup (measured), and
 // every second of a collector restart is a second in which a rotated file can be deleted unread.
@@ -13,7 +13,7 @@ import { createCheckpointStore, checkpointKey } from './checkpoints.ts';
 import type { CheckpointEntry, CheckpointStore } from './checkpoints.ts';
 import { resolveConfig } from './config.ts';
 import type { NodeCollectorConfig, ResolvedConfig } from './config.ts';
-import { createBatchEncoder, encodeResourceHeader } from './encoder.ts';
+import { createBatchEncoder, encodeResourceHeader, loadEncoder } from './encoder.ts';
 import type { BatchEncoder, ResourceHeader } from './encoder.ts';
 import { collectorError } from './errors.ts';
 import { createExporter } from './exporter.ts';
@@ -97,6 +97,8 @@ interface ContainerDir {
   multiline: MultilineOptions | undefined;
   scanning: boolean;
   scanAgain: boolean;
+  /** Serialises opening files of this directory, so that a scan and the fast path never track one inode twice. */
+  opening: Promise<unknown>;
 }
 
 interface PodDirState {
@@ -181,6 +183,7 @@ class Collector implements NodeCollector {
   private readonly buffers: Buffer[] = [];
   private readonly bufferWaiters: ((b: Buffer) => void)[] = [];
   private readonly busy = new Set<Promise<void>>();
+  private encoderReady: Promise<void> | undefined;
 
   constructor(config: ResolvedConfig, opts: CollectorOptions) {
     this.config = config;
@@ -228,12 +231,17 @@ class Collector implements NodeCollector {
     if (this.started) throw collectorError('SEXTANT_COLLECTOR_STATE', 'start() was already called');
     this.started = true;
     this.saved = await this.store.load();
+    // files first: descriptors held early protect rotated files from deletion; encoder and server load after
+    this.watchRoot();
+    await this.scanRoot(true);
+    this.log.debug({ files: this.tracked.size, uptimeMs: Math.round(process.uptime() * 1000) }, 'files opened');
+    this.encoderReady = loadEncoder();
+    await this.encoderReady;
+    for (const f of this.tracked.values()) this.pump(f);
     if (this.config.server !== false) {
       this.server = await startStatusServer(this.config.server, this.metrics.registry, () => this.ready);
     }
     this.exporter.start();
-    this.watchRoot();
-    await this.scanRoot(true);
     // checkpoints of files that no longer exist are forgotten
     for (const key of this.saved.keys()) if (!this.tracked.has(key)) this.store.delete(key);
     this.saved.clear();
@@ -367,7 +375,7 @@ class Collector implements NodeCollector {
           if (c === undefined) {
             const path = join(p.path, name);
             const rule = this.multilineRules.find((r) => selectorMatches(r.sel, p.pod, name));
-            const dir: ContainerDir = { path, pod: p.pod, container: name, watcher: undefined, files: new Map(), multiline: rule?.opts, scanning: false, scanAgain: false };
+            const dir: ContainerDir = { path, pod: p.pod, container: name, watcher: undefined, files: new Map(), multiline: rule?.opts, scanning: false, scanAgain: false, opening: Promise.resolve() };
             dir.watcher = this.safeWatch(path, (type, fname) => this.onContainerEvent(dir, type, fname));
             p.containers.set(name, dir);
             c = dir;
@@ -392,12 +400,23 @@ class Collector implements NodeCollector {
   private onContainerEvent(dir: ContainerDir, type: string, name: string | null): void {
     if (this.stopping) return;
     const f = name !== null ? dir.files.get(name) : undefined;
-    if (type === 'change' && f !== undefined) {
+    if (type === 'change' && f !== undefined && f.fd !== undefined) {
       this.pump(f);
       return;
     }
     if (name !== null && name.endsWith('.gz')) return;
+    // fast path: a new live file is opened at once, before the (slower) scan of the whole directory, because
+    // under fast rotation it may be renamed and deleted soon (LESSONS.md "Rotation under load")
+    const ln = name !== null && type === 'rename' && f === undefined ? parseLogName(name) : undefined;
+    if (name !== null && ln !== undefined && !ln.rotated) this.track(this.openFast(dir, name));
     this.track(this.scanContainer(dir, false));
+  }
+
+  private async openFast(dir: ContainerDir, name: string): Promise<void> {
+    const f = await this.openNew(dir, join(dir.path, name), false, false);
+    if (f === undefined || this.stopping) return;
+    if (!dir.files.has(name)) dir.files.set(name, f);
+    this.pump(f);
   }
 
   private async scanContainer(dir: ContainerDir, startup: boolean): Promise<void> {
@@ -435,7 +454,9 @@ class Collector implements NodeCollector {
             f.path = path;
             f.rotated = ln.rotated;
             f.gone = false;
-            if (f.fd === undefined && f.deferredCopyOf === undefined && Number(st.size) !== f.readOffset) await this.reopen(f);
+            if (f.fd === undefined && f.deferredCopyOf === undefined && Number(st.size) !== f.readOffset) {
+              if ((await this.reopen(f)) === 'reused') f = await this.openNew(dir, path, ln.rotated, false);
+            }
           }
           if (f !== undefined) {
             found.set(name, f);
@@ -469,7 +490,13 @@ class Collector implements NodeCollector {
     return b.subarray(0, n);
   }
 
-  private async openNew(dir: ContainerDir, path: string, rotated: boolean, startup: boolean): Promise<TrackedFile | undefined> {
+  private openNew(dir: ContainerDir, path: string, rotated: boolean, startup: boolean): Promise<TrackedFile | undefined> {
+    const next = dir.opening.then(() => this.openNewNow(dir, path, rotated, startup));
+    dir.opening = next.catch(() => undefined);
+    return next;
+  }
+
+  private async openNewNow(dir: ContainerDir, path: string, rotated: boolean, startup: boolean): Promise<TrackedFile | undefined> {
     let fd: number;
     try {
       fd = await openP(path, 'r');
@@ -524,6 +551,9 @@ class Collector implements NodeCollector {
         this.metrics.truncatedFiles.inc();
         start = 0;
       }
+    } else if (startup && fp.length >= this.config.fingerprintBytes && this.savedCopyOrigin(fp, key, dir) !== undefined) {
+      // a copy made by copytruncate while the collector was down: it continues where the original was acked
+      start = Math.min(this.savedCopyOrigin(fp, key, dir)?.offset ?? 0, size);
     } else if (fp.length >= this.config.fingerprintBytes) {
       // a copy (copytruncate) of a file we tail: continue where the original's acked data ended
       const orig = [...dir.files.values(), ...this.tracked.values()].find(
@@ -544,6 +574,7 @@ class Collector implements NodeCollector {
     if (start === undefined) start = startup && this.config.startAt === 'end' ? size : 0;
     f.readOffset = readFrom ?? start;
     f.committedOffset = start;
+    this.log.debug({ path, key, start: f.readOffset, size, copyOf: f.deferredCopyOf?.path }, 'new file');
     this.tracked.set(key, f);
     this.metrics.filesDiscovered.inc();
     this.metrics.trackedFiles.set(this.tracked.size);
@@ -553,21 +584,41 @@ class Collector implements NodeCollector {
     return f;
   }
 
-  private async reopen(f: TrackedFile): Promise<void> {
+  /** Opens a closed file again; answers 'reused' when its inode now holds another file (other first bytes). */
+  /** The checkpoint of another file of this directory that had exactly these first bytes. */
+  private savedCopyOrigin(fp: Buffer, key: string, dir: ContainerDir): CheckpointEntry | undefined {
+    const hex = fp.toString('hex');
+    for (const e of this.saved.values()) {
+      if (e.fp === hex && checkpointKey(e.dev, e.ino) !== key && dirname(e.path) === dir.path) return e;
+    }
+    return undefined;
+  }
+
+  private async reopen(f: TrackedFile): Promise<'ok' | 'reused' | 'skipped'> {
     let fd: number;
     try {
       fd = await openP(f.path, 'r');
     } catch {
-      return;
+      return 'skipped';
     }
     const st = await fstatBig(fd);
     if (checkpointKey(st.dev, st.ino) !== f.key || f.fd !== undefined) {
       await closeP(fd);
-      return;
+      return 'skipped';
+    }
+    if (f.fp.length > 0 && !(await this.readFp(fd, f.fp.length)).equals(f.fp)) {
+      // a closed file's inode can be freed and reused by a new file: forget the old one
+      this.log.debug({ path: f.path, key: f.key }, 'inode reused');
+      await closeP(fd);
+      this.tracked.delete(f.key);
+      this.store.delete(f.key);
+      return 'reused';
     }
     f.fd = fd;
     f.lastGrowthMs = Date.now();
     this.metrics.openFiles.inc();
+    this.log.debug({ path: f.path, key: f.key, offset: f.readOffset, size: Number(st.size) }, 'reopened');
+    return 'ok';
   }
 
   private async closeFd(f: TrackedFile): Promise<void> {
@@ -613,6 +664,8 @@ class Collector implements NodeCollector {
   }
 
   private async readAvailable(f: TrackedFile): Promise<void> {
+    if (this.encoderReady === undefined) return; // the initial scan opens files; reading starts once start() loaded the encoder
+    await this.encoderReady;
     const fd = f.fd;
     if (fd === undefined || f.deferredCopyOf !== undefined) return;
     const st = await fstatBig(fd);
@@ -771,7 +824,7 @@ class Collector implements NodeCollector {
         moved = true;
       }
     }
-    if (moved) {
+    if (moved && this.tracked.get(f.key) === f) {
       this.saveCheckpoint(f);
       this.store.schedule();
     }
@@ -815,8 +868,8 @@ class Collector implements NodeCollector {
       }
       if (f.dir.multiline !== undefined && !f.reading) f.parser.flushIdleGroups((r) => this.addRecord(f, r), now, observed);
       if (f.fd !== undefined) {
-        this.pump(f);
         if ((f.rotated || f.gone) && !f.reading && now - f.lastGrowthMs >= this.config.rotatedCloseAfterMs) this.track(this.maybeClose(f));
+        else this.pump(f);
       } else if (f.gone && f.pending.length === 0 && f.batch === undefined) {
         this.tracked.delete(f.key);
         this.store.delete(f.key);
@@ -829,7 +882,12 @@ class Collector implements NodeCollector {
     const fd = f.fd;
     if (fd === undefined || f.reading) return;
     const size = Number((await fstatBig(fd)).size);
-    if (size !== f.readOffset || f.reading || f.fd !== fd) return;
+    if (f.reading || f.fd !== fd) return;
+    if (size !== f.readOffset) {
+      this.pump(f);
+      return;
+    }
+    this.log.debug({ path: f.path, key: f.key, offset: f.readOffset, size, gone: f.gone }, 'closing a rotated or deleted file read to EOF');
     // the end of a rotated file: unfinished joins are emitted as they are
     f.parser.flush((r) => this.addRecord(f, r), BigInt(Date.now()) * 1_000_000n);
     this.cut(f);

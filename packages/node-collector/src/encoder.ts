@@ -1,9 +1,16 @@
 // One batch = one OTLP ExportLogsServiceRequest holding the records of one container file under that file's
 // resource (ARCHITECTURE.md "Delivery contract" 1). Records are encoded as they arrive with @sextant/otlp's direct
 // encoder, which copies the body once from the read buffer, so a batch holds no per-record JS objects.
-import { boolKv, createLogsEncoder, intKv, stringKv } from '@sextant/otlp';
-import type { KeyValue, LogsEncoder } from '@sextant/otlp';
+import type { KeyValue, LogsEncoder, LogsEncoderOptions } from '@sextant/otlp';
 import type { Stream } from './parser.ts';
+
+// @sextant/otlp is loaded after the collector has opened its files: importing it costs about 0.5 s (measured),
+// and while a restarting collector holds no descriptors, kubelet may delete rotated files unread.
+let createLogsEncoder: ((options?: LogsEncoderOptions) => LogsEncoder) | undefined;
+
+async function loadEncoder(): Promise<void> {
+  if (createLogsEncoder === undefined) ({ createLogsEncoder } = await import('@sextant/otlp'));
+}
 
 type AttrValue = string | number | boolean;
 
@@ -32,7 +39,8 @@ interface ResourceHeader {
 }
 
 function encodeResourceHeader(resource: Record<string, AttrValue>, scopeName: string, scopeVersion: string): ResourceHeader {
-  const attrs = Object.entries(resource).map(([k, v]) => (typeof v === 'string' ? stringKv(k, v) : typeof v === 'boolean' ? boolKv(k, v) : intKv(k, v)));
+  // KeyValue is a plain object; an int attribute is a bigint (a number would be a double)
+  const attrs: KeyValue[] = Object.entries(resource).map(([key, v]) => ({ key, value: typeof v === 'number' ? BigInt(v) : v }));
   return { attrs, scopeName, scopeVersion };
 }
 
@@ -43,10 +51,10 @@ function recordAttrs(r: RecordInput): KeyValue[] {
   let a = ATTR_CACHE.get(code);
   if (a === undefined) {
     a = [];
-    if (r.stream !== undefined) a.push(stringKv('log.iostream', r.stream));
-    if (r.truncated) a.push(boolKv('log.record.truncated', true));
-    if (r.parseError) a.push(boolKv('log.parse.error', true));
-    if (r.invalidUtf8) a.push(boolKv('log.record.invalid_utf8', true));
+    if (r.stream !== undefined) a.push({ key: 'log.iostream', value: r.stream });
+    if (r.truncated) a.push({ key: 'log.record.truncated', value: true });
+    if (r.parseError) a.push({ key: 'log.parse.error', value: true });
+    if (r.invalidUtf8) a.push({ key: 'log.record.invalid_utf8', value: true });
     ATTR_CACHE.set(code, a);
   }
   return a;
@@ -55,6 +63,7 @@ function recordAttrs(r: RecordInput): KeyValue[] {
 class OtlpBatchEncoder implements BatchEncoder {
   private readonly enc: LogsEncoder;
   constructor(header: ResourceHeader, initialBytes: number) {
+    if (createLogsEncoder === undefined) throw new Error('loadEncoder() must complete before encoding');
     this.enc = createLogsEncoder({ initialSize: initialBytes });
     this.enc.beginResource(header.attrs);
     this.enc.beginScope(header.scopeName, header.scopeVersion);
@@ -82,5 +91,5 @@ function createBatchEncoder(header: ResourceHeader, initialBytes = 16 * 1024): B
   return new OtlpBatchEncoder(header, initialBytes);
 }
 
-export { createBatchEncoder, encodeResourceHeader };
+export { createBatchEncoder, encodeResourceHeader, loadEncoder };
 export type { BatchEncoder, RecordInput, AttrValue, ResourceHeader };

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   await collector.start();
   const addr = collector.statusAddress();
   // one machine-readable line so that a parent process (tests, the CLI) learns the status port
-  process.stdout.write(`${JSON.stringify({ msg: 'sextant-node-collector-ready', statusPort: addr?.port ?? null })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'sextant-node-collector-ready', statusPort: addr?.port ?? null, uptimeMs: Math.round(process.uptime() * 1000) })}\n`);
 }
 
 main().catch((e: unknown) => {

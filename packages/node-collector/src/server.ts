@@ -1,5 +1,4 @@
 // /metrics, /healthz and /readyz on port 2020 (ARCHITECTURE.md "Wire formats and ports").
-import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
 
 interface StatusServer {
@@ -8,6 +7,8 @@ interface StatusServer {
 }
 
 async function startStatusServer(opts: { port: number; host: string }, registry: Registry, ready: () => boolean): Promise<StatusServer> {
+  // loaded on demand: the collector opens its files first (see encoder.ts)
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   app.get('/metrics', async (_req, reply) => {
     const text = await registry.metrics();

@@ -35,7 +35,7 @@ void test('crash: SIGKILL every few seconds during rotation stress loses no line
   const root = await tempDir(t, 'nc-crash-root-');
   const ckpt = await tempDir(t, 'nc-crash-ckpt-');
   const ids = ['k1', 'k2'];
-  const tally = new Tally(ids, 200000);
+  const tally = new Tally(ids, 250000);
   const rx = await startReceiver(tally.onBatch);
   t.after(() => rx.close());
   const configPath = join(ckpt, '..', `${ckpt.split('/').pop() ?? 'x'}-config.yaml`);
@@ -86,14 +86,16 @@ void test('crash: SIGKILL every few seconds during rotation stress loses no line
     opts.push({
       dir,
       id,
-      linesPerSecond: 5000,
-      rotateBytes: 2 * 1024 * 1024,
+      // a rotated file lives about two rotations (~2 × 3 MiB at this rate) before it is gzipped and deleted; a
+      // restart (about 2 s on a loaded 2-core machine) must be shorter than that, as it must be under kubelet
+      linesPerSecond: 6000,
+      rotateBytes: 3 * 1024 * 1024,
       keep: 5,
       lateLines: 20,
       phases: [
-        { lines: 50000, rotation: 'rename' },
-        { lines: 10000, rotation: 'copytruncate' },
-        { lines: 20000, rotation: 'rename' },
+        { lines: 60000, rotation: 'rename' },
+        { lines: 15000, rotation: 'copytruncate' },
+        { lines: 25000, rotation: 'rename' },
       ],
     });
   }

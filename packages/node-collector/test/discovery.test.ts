@@ -1,7 +1,7 @@
 // Discovery and checkpoints: which files are read, from where, and where a restart resumes.
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createNodeCollector, resolveConfig } from '../src/index.ts';
@@ -127,4 +127,40 @@ void test('multiline: a first-line regex joins continuation lines per stream; an
   await waitFor(() => s.got.length >= 3, 10000, '3 records');
   await new Promise((r) => setTimeout(r, 500));
   t.assert.deepEqual(s.bodies(), ['2026-11-24 ERROR boom\n\tat a.b.C(C.java:1)\n\tat d.e.F(F.java:2) ', '2026-11-24 INFO next', '2026-11-24 WARN on stderr\n\tcontinued on stderr']);
+});
+
+void test('a closed rotated file that grows is opened again; if its inode now holds other content, that is read from 0', async (t) => {
+  const s = await setup(t);
+  const d = await s.container('ns_p_u1', 'c');
+  const rotated = join(d, '0.log.20261124-061500');
+  await writeFile(rotated, cri('r1'));
+  const c = await s.run({ rotatedCloseAfterMs: 100, pollIntervalMs: 50 });
+  await waitFor(() => s.got.length >= 1 && c.files()[0]?.open === false, 10000, 'the rotated file to be read and closed');
+  await appendFile(rotated, cri('late write'));
+  await waitFor(() => s.got.length >= 2, 10000, 'the late write');
+  await waitFor(() => c.files()[0]?.open === false, 10000, 'closed again');
+  // same inode (O_TRUNC), other first bytes: a new file for the collector
+  await writeFile(rotated, cri('X new content in the same inode, longer than the old one was'));
+  await waitFor(() => s.got.length >= 3, 10000, 'the new content');
+  await new Promise((r) => setTimeout(r, 300));
+  t.assert.deepEqual(s.bodies(), ['X new content in the same inode, longer than the old one was', 'late write', 'r1']);
+});
+
+void test('a copytruncate while the collector is down: the copy continues at the original checkpoint, the original restarts at 0', async (t) => {
+  const s = await setup(t);
+  const d = await s.container('ns_p_u1', 'c');
+  const live = join(d, '0.log');
+  const first = 'l1 the first line is long enough for a full fingerprint of the file, which is 128 bytes by default';
+  await writeFile(live, cri(first, 'l2'));
+  const c1 = await s.run();
+  await waitFor(() => s.got.length >= 2 && c1.files().every((f) => f.committedOffset === f.readOffset), 10000, 'acks');
+  await c1.shutdown();
+  await appendFile(live, cri('l3 written while down'));
+  await copyFile(live, join(d, '0.log.20261124-061500'));
+  await truncate(live, 0);
+  await appendFile(live, cri('n1 after the truncation'));
+  await s.run();
+  await waitFor(() => s.got.length >= 4, 10000, '4 records');
+  await new Promise((r) => setTimeout(r, 500));
+  t.assert.deepEqual(s.bodies(), [first, 'l2', 'l3 written while down', 'n1 after the truncation']);
 });
