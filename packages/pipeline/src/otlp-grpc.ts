@@ -9,6 +9,7 @@ import { SextantError } from './errors.ts';
 import { headerReader } from './secrets.ts';
 import { tlsReader } from './tls.ts';
 import { retryable } from './exporter.ts';
+import { fields, partialSuccess } from './proto.ts';
 import type { ExportResult, Exporter } from './exporter.ts';
 import type { SecretSource } from './config.ts';
 import type { TlsMaterial, TlsOptions } from './tls.ts';
@@ -36,48 +37,6 @@ export const grpcServicePaths: Record<string, string> = {
 
 const RETRYABLE = new Set<number>([Status.CANCELLED, Status.DEADLINE_EXCEEDED, Status.ABORTED, Status.OUT_OF_RANGE, Status.UNAVAILABLE, Status.DATA_LOSS]);
 const RETRY_INFO_URL = 'type.googleapis.com/google.rpc.RetryInfo';
-
-// ---- minimal protobuf reading for google.rpc.Status / Any / RetryInfo / Duration -------------
-
-function readVarint(buf: Uint8Array, pos: number): [number, number] {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    const b = buf[pos++];
-    if (b === undefined) throw new RangeError('truncated varint');
-    result += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return [result, pos];
-    mul *= 128;
-  }
-  throw new RangeError('varint too long');
-}
-
-/** Yields [field, wireType, value] where value is a number (varint) or bytes (length-delimited). */
-function* fields(buf: Uint8Array): Generator<[number, number, number | Uint8Array]> {
-  let pos = 0;
-  while (pos < buf.length) {
-    const [tag, p1] = readVarint(buf, pos);
-    const field = Math.floor(tag / 8);
-    const wt = tag & 7;
-    pos = p1;
-    if (wt === 0) {
-      const [v, p2] = readVarint(buf, pos);
-      pos = p2;
-      yield [field, wt, v];
-    } else if (wt === 2) {
-      const [len, p2] = readVarint(buf, pos);
-      if (p2 + len > buf.length) throw new RangeError('truncated field');
-      yield [field, wt, buf.subarray(p2, p2 + len)];
-      pos = p2 + len;
-    } else if (wt === 1) {
-      pos += 8;
-    } else if (wt === 5) {
-      pos += 4;
-    } else {
-      throw new RangeError(`unsupported wire type ${wt}`);
-    }
-  }
-}
 
 /** Delay in ms from a google.rpc.Status's RetryInfo detail, if any. */
 export function retryDelayFromStatusDetails(details: Uint8Array): number | undefined {
@@ -172,8 +131,10 @@ export function createOtlpGrpcExporter(options: OtlpGrpcExporterOptions): Export
           Buffer.from(item.payload.buffer, item.payload.byteOffset, item.payload.byteLength),
           md,
           { deadline: Date.now() + timeoutMs },
-          (err: ServiceError | null) => {
+          (err: ServiceError | null, response?: Buffer) => {
             if (err === null) {
+              const partial = response === undefined ? undefined : partialSuccess(response);
+              if (partial !== undefined) options.logger?.warn({ endpoint: target.address, signal: item.signal, ...partial }, 'otlp_grpc: backend accepted the request but rejected part of it');
               resolve({ kind: 'ok' });
               return;
             }

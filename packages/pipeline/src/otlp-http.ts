@@ -1,7 +1,8 @@
 // OTLP/HTTP exporter: POST <endpoint>/v1/<signal>, application/x-protobuf.
 // Retryable per the OTLP spec ("Failures" under OTLP/HTTP): 429, 502, 503, 504 (Retry-After honoured);
-// other statuses are permanent; network errors are retryable. A 2xx partial success is logged.
+// other statuses are permanent; network errors are retryable. A 2xx partial success is logged (warn).
 import { headerReader } from './secrets.ts';
+import { partialSuccess } from './proto.ts';
 import { tlsReader } from './tls.ts';
 import { compress, createHttpClient, networkError, parseRetryAfter, retryable, statusError } from './exporter.ts';
 import type { Compression, ExportResult, Exporter } from './exporter.ts';
@@ -58,7 +59,8 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
         return retryable(networkError(url.href, err), undefined);
       }
       if (res.status >= 200 && res.status < 300) {
-        if (res.body.length > 0) options.logger?.debug({ url: url.href, bytes: res.body.length }, 'otlp_http: response carries a partial-success body');
+        const partial = res.headers['content-type']?.includes('json') === true ? undefined : partialSuccess(res.body);
+        if (partial !== undefined) options.logger?.warn({ url: url.href, signal: item.signal, ...partial }, 'otlp_http: backend accepted the request but rejected part of it');
         return { kind: 'ok' };
       }
       const error = statusError(url.href, res.status, res.body);

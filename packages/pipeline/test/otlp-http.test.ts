@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
-import { createOtlpHttpExporter, parseRetryAfter } from '../src/index.ts';
+import { Writable } from 'node:stream';
+import { createLogger, createOtlpHttpExporter, parseRetryAfter } from '../src/index.ts';
 import { makePki } from './fixtures/pki.ts';
 
 interface Seen { url: string; headers: IncomingMessage['headers']; body: Buffer }
@@ -121,4 +122,20 @@ void test('TLS with a custom CA file, and mTLS with a client certificate', async
   t.after(() => mtls.shutdown());
   t.assert.deepEqual(await mtls.export({ signal: 'logs', payload }), { kind: 'ok' });
   t.assert.equal(seen.length, 1);
+});
+
+void test('a 2xx with partial_success is ok and logged with the rejected count and message', async (t: TestContext) => {
+  // ExportLogsServiceResponse{ partial_success{ rejected_log_records: 3, error_message: "too old" } }
+  const msg = Buffer.from('too old');
+  const inner = Buffer.from([0x08, 3, 0x12, msg.length, ...msg]);
+  const body = Buffer.from([0x0a, inner.length, ...inner]);
+  const { url } = await httpServer(t, (_req, res) => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(body));
+  const lines: string[] = [];
+  const logger = createLogger({ destination: new Writable({ write(c: Buffer, _e, cb) { lines.push(c.toString()); cb(); } }) });
+  const ex = createOtlpHttpExporter({ endpoint: url, compression: 'none', logger });
+  t.after(() => ex.shutdown());
+  t.assert.deepEqual(await ex.export({ signal: 'logs', payload }), { kind: 'ok' });
+  const rec = JSON.parse(lines[0] ?? '{}') as { rejected?: number; message?: string; msg?: string };
+  t.assert.equal(rec.rejected, 3);
+  t.assert.equal(rec.message, 'too old');
 });

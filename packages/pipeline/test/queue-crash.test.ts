@@ -73,5 +73,5 @@ void test('kill -9 at random points never loses an item whose enqueue resolved, 
   }
   t.assert.ok(resolved.size > 100, `only ${resolved.size} enqueues resolved across 20 rounds`);
   t.assert.ok(checkedItems > 0);
-  t.diagnostic(`${resolved.size} enqueues observed, ${checkedItems} items verified, ${truncated} torn-tail bytes cut`);
+  t.diagnostic(`${resolved.size} enqueues observed, ${checkedItems} items verified, ${truncated} tail bytes cut on reopen (torn or recycled)`);
 });
