@@ -40,6 +40,12 @@ await Promise.all(
   }),
 );
 
+if (results.some((r) => r.status === 'built')) {
+  // The live lines above interleave with build progress; repeat them in a fixed order.
+  const order = Object.keys(TOOLS);
+  console.log('env:build: summary');
+  for (const r of [...results].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))) console.log(line(r));
+}
 console.log(`env:build: ${results.length} ready, ${failures.length} failed, ${((performance.now() - started) / 1000).toFixed(1)} s total`);
 for (const f of failures) console.error(`\n${f.error.message}`);
 if (failures.length > 0) process.exit(1);

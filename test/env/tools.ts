@@ -2,7 +2,7 @@
 // machine, into .cache/test-env/<tool>-<version>/. See /work/shared/TOOLCHAIN.md for
 // why each recipe looks the way it does (proxy allowlist, replace directives, builder bug).
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -198,6 +198,16 @@ function withGoFlag(current: string | undefined, flag: string): string {
   return [...flags, flag].join(' ');
 }
 
+function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Finds the go command: $GO, then PATH, then the usual install locations. */
 export function findGo(): string {
   const candidates: string[] = [];
@@ -206,7 +216,7 @@ export function findGo(): string {
   if (process.env['GOROOT']) candidates.push(join(process.env['GOROOT'], 'bin', 'go'));
   const home = process.env['HOME'] ?? '';
   candidates.push('/usr/local/go/bin/go', '/usr/lib/go/bin/go', '/usr/bin/go', join(home, 'go', 'bin', 'go'), join(home, 'sdk', 'go', 'bin', 'go'));
-  for (const c of candidates) if (existsSync(c)) return c;
+  for (const c of candidates) if (isExecutableFile(c)) return c;
   throw new Error(`test-env: Go not found. Tried $GO, PATH and ${candidates.slice(-5).join(', ')}. Install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go.`);
 }
 
