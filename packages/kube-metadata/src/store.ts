@@ -224,31 +224,40 @@ export class MetadataStore {
     for (const p of pods) this.upsertPod(p);
   }
 
+  // Label/annotation maps and owner refs are shared (pooled) objects, so an unchanged object compares
+  // equal by reference. Status-only updates (a new resourceVersion, same content) then leave the
+  // generation, and with it every memoised attribute list, alone.
   setNamespace(r: MetaRecord): void {
+    const prev = this.namespaces.get(r.name);
     this.namespaces.set(r.name, r);
-    this.generation++;
+    if (prev === undefined || prev.labels !== r.labels || prev.annotations !== r.annotations) this.generation++;
     this.wake();
   }
   deleteNamespace(name: string): void {
     if (this.namespaces.delete(name)) this.generation++;
   }
   setNode(r: MetaRecord): void {
+    const prev = this.nodes.get(r.name);
     this.nodes.set(r.name, r);
-    this.generation++;
+    if (prev === undefined || prev.labels !== r.labels || prev.annotations !== r.annotations) this.generation++;
   }
   deleteNode(name: string): void {
     if (this.nodes.delete(name)) this.generation++;
   }
   setReplicaSet(r: OwnedRecord): void {
-    this.replicaSets.set(nsName(r.namespace, r.name), r);
-    this.generation++;
+    const k = nsName(r.namespace, r.name);
+    const prev = this.replicaSets.get(k);
+    this.replicaSets.set(k, r);
+    if (prev === undefined || prev.owner !== r.owner) this.generation++;
   }
   deleteReplicaSet(namespace: string, name: string): void {
     if (this.replicaSets.delete(nsName(namespace, name))) this.generation++;
   }
   setJob(r: OwnedRecord): void {
-    this.jobs.set(nsName(r.namespace, r.name), r);
-    this.generation++;
+    const k = nsName(r.namespace, r.name);
+    const prev = this.jobs.get(k);
+    this.jobs.set(k, r);
+    if (prev === undefined || prev.owner !== r.owner) this.generation++;
   }
   deleteJob(namespace: string, name: string): void {
     if (this.jobs.delete(nsName(namespace, name))) this.generation++;
