@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { Writable } from 'node:stream';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createLogger, createOtlpHttpExporter, parseRetryAfter } from '../src/index.ts';
 import { makePki } from './fixtures/pki.ts';
 
@@ -138,4 +140,24 @@ void test('a 2xx with partial_success is ok and logged with the rejected count a
   const rec = JSON.parse(lines[0] ?? '{}') as { rejected?: number; message?: string; msg?: string };
   t.assert.equal(rec.rejected, 3);
   t.assert.equal(rec.message, 'too old');
+});
+
+void test('NODE_EXTRA_CA_CERTS alone makes a private CA trusted (no caFile)', async (t: TestContext) => {
+  const pki = await makePki();
+  t.after(() => pki.cleanup());
+  const server = createHttpsServer({ cert: pki.serverCert, key: pki.serverKey }, (_req, res) => res.writeHead(200).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const index = join(import.meta.dirname, '..', 'src', 'index.ts');
+  const script = `import { createOtlpHttpExporter } from ${JSON.stringify(index)};
+    const ex = createOtlpHttpExporter({ endpoint: ${JSON.stringify(url)}, compression: 'none' });
+    const r = await ex.export({ signal: 'logs', payload: new Uint8Array([1]) });
+    await ex.shutdown();
+    process.stdout.write(r.kind);`;
+  // Async: the server answers from this process's event loop.
+  const run = async (env: NodeJS.ProcessEnv): Promise<string> =>
+    (await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' })).stdout;
+  t.assert.equal(await run({ NODE_EXTRA_CA_CERTS: pki.caFile }), 'ok');
+  t.assert.equal(await run({ NODE_EXTRA_CA_CERTS: '' }), 'retryable', 'without it the private CA is not trusted');
 });
