@@ -2,7 +2,8 @@
 // the cache runs as a ServiceAccount with exactly the RBAC it needs; a forced relist on 410 keeps it correct.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -68,14 +69,34 @@ async function startCache(t: TestContext, opts: MetadataCacheOptions): Promise<M
   return cache;
 }
 
+// The shared cluster writes an audit log, so tests can check which requests the cache really made.
+const auditDir = mkdtempSync(join(tmpdir(), 'km-audit-'));
+const auditLog = join(auditDir, 'audit.log');
+writeFileSync(join(auditDir, 'policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
 let shared: Promise<Cluster> | undefined;
 function cluster(): Promise<Cluster> {
-  shared ??= startCluster();
+  shared ??= startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(auditDir, 'policy.yaml')}`, `--audit-log-path=${auditLog}`] });
   return shared;
 }
 test.after(async () => {
   if (shared !== undefined) await (await shared).stop();
+  rmSync(auditDir, { recursive: true, force: true });
 });
+
+interface AuditEvent {
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string };
+}
+function auditedBy(user: string): AuditEvent[] {
+  return readFileSync(auditLog, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.user.username === user);
+}
 
 void test('informers see adds, updates and deletes of real objects; owners resolve through the RS and Job caches', TIMEOUT, async (t: TestContext) => {
   const c = await cluster();
@@ -172,6 +193,24 @@ void test('as a ServiceAccount with get/list/watch on exactly pods, namespaces, 
   t.assert.equal(await cache.waitForSync(60_000), true);
   t.assert.deepEqual(errors.map((e) => e.code), []);
   t.assert.ok(cache.getNamespace('km-rbac-full') !== undefined);
+
+  // What the API server saw from this ServiceAccount: per kind, LIST with resourceVersion=0 (from the
+  // watch cache), then exactly one WATCH with bookmarks.
+  const kinds = ['pods', 'namespaces', 'nodes', 'replicasets', 'jobs'];
+  let events: AuditEvent[] = [];
+  await eventually(() => {
+    events = auditedBy('system:serviceaccount:km-rbac-full:metadata');
+    return kinds.every((k) => events.some((e) => e.verb === 'watch' && e.objectRef?.resource === k));
+  }, 30_000, 'audit events of every watch');
+  for (const k of kinds) {
+    const lists = events.filter((e) => e.verb === 'list' && e.objectRef?.resource === k && e.stage === 'ResponseComplete');
+    const watches = events.filter((e) => e.verb === 'watch' && e.objectRef?.resource === k && e.stage === 'ResponseStarted');
+    t.assert.equal(lists.length, 1, `${k}: one LIST`);
+    t.assert.match(lists[0]?.requestURI ?? '', /[?&]resourceVersion=0(&|$)/, `${k}: LIST from the watch cache`);
+    t.assert.equal(watches.length, 1, `${k}: one WATCH`);
+    t.assert.match(watches[0]?.requestURI ?? '', /[?&]allowWatchBookmarks=true(&|$)/, `${k}: WATCH with bookmarks`);
+  }
+  t.assert.ok(events.every((e) => kinds.includes(e.objectRef?.resource ?? '')), 'no other resource was touched');
 
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
