@@ -6,6 +6,7 @@
 //   'trace-receiver': traceReceiverCommand,   // from @sextant/trace-receiver
 //   demo: demoCommand,                        // the local end-to-end demo
 // The chart runs the image as `sextant <component> --config /etc/sextant/config.yaml`.
+import { demoCommand } from './demo/command.ts';
 import type { Command } from './io.ts';
 import { networkPoliciesCommand } from './networkpolicies.ts';
 import { privilegesCommand } from './privileges.ts';
@@ -13,6 +14,7 @@ import { versionCommand } from './version.ts';
 
 export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   // --- component subcommands go here ---
+  ['demo', demoCommand], // the local end-to-end demo (src/demo/)
   // --- tools ---
   ['privileges', privilegesCommand],
   ['networkpolicies', networkPoliciesCommand],
