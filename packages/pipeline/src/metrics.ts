@@ -74,7 +74,7 @@ export function createMetrics(component: string, options: { defaultMetrics?: boo
 /**
  * Gauges for a durable queue, read at scrape time: `<prefix>queue_depth`, `_queue_bytes`,
  * `_queue_disk_bytes`, `_queue_max_bytes`, `_queue_dead_letter_items`, `_queue_dead_letter_bytes`,
- * `_queue_full_rejections`, `_queue_dead_letter_dropped`.
+ * `_queue_full_rejections`, `_queue_dead_letter_dropped`, `_queue_commits`.
  */
 export function registerQueueMetrics(metrics: Metrics, queue: Queue): void {
   const g = (name: string, help: string, read: () => number): void => {
@@ -91,6 +91,7 @@ export function registerQueueMetrics(metrics: Metrics, queue: Queue): void {
   g('queue_max_bytes', 'Configured disk bound of the queue.', () => queue.stats().maxBytes);
   g('queue_dead_letter_items', 'Items in the dead-letter store.', () => queue.stats().deadLetter.count);
   g('queue_dead_letter_bytes', 'Bytes in the dead-letter store.', () => queue.stats().deadLetter.bytes);
+  g('queue_commits', 'Group commits (write + fdatasync) of the queue since open.', () => queue.stats().commits);
   g('queue_full_rejections', 'Enqueue calls answered "full" (the caller was told to retry) since open.', () => queue.stats().fullRejections);
   g('queue_dead_letter_dropped', 'Items dropped because the dead-letter store was full (persisted across restarts); the export loop also counts them in dropped_total{reason="dead_letter_full"}.', () => queue.stats().deadLetter.dropped);
 }

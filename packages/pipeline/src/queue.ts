@@ -99,6 +99,8 @@ export interface QueueStats {
   leased: number;
   /** enqueue() calls answered `full` since open. */
   fullRejections: number;
+  /** Group commits (write + fdatasync) since open; items per commit = enqueued / commits. */
+  commits: number;
   /** Bytes cut from torn segment tails when the queue was opened. */
   recoveredTruncatedBytes: number;
   deadLetter: { count: number; bytes: number; maxBytes: number; dropped: number; droppedBytes: number };
@@ -320,6 +322,7 @@ class DiskQueue implements Queue {
   private ackedAbove = new Set<number>();
   private ackDirty = false;
   private fullRejections = 0;
+  private commits = 0;
   private recoveredTruncatedBytes = 0;
   private dlIndex = new Map<number, DeadLetterInfo>();
   private dlBytes = 0;
@@ -573,6 +576,7 @@ class DiskQueue implements Queue {
       }
       throw err;
     }
+    this.commits++;
     const grown = growth(seg);
     seg.size += bytes;
     seg.physical += grown;
@@ -882,6 +886,7 @@ class DiskQueue implements Queue {
       maxBytes: this.maxBytes,
       leased: this.leasedCount,
       fullRejections: this.fullRejections,
+      commits: this.commits,
       recoveredTruncatedBytes: this.recoveredTruncatedBytes,
       deadLetter: {
         count: this.dlIndex.size, bytes: this.dlBytes, maxBytes: this.dlMaxBytes,

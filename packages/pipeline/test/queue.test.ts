@@ -34,6 +34,7 @@ void test('concurrent enqueues share group commits and all resolve', async (t: T
   const ids = rs.map((r) => (r.kind === 'ok' ? r.id : -1));
   t.assert.equal(new Set(ids).size, 500);
   t.assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  t.assert.ok(q.stats().commits < 100, `500 concurrent enqueues took ${q.stats().commits} fdatasyncs`);
 });
 
 void test('nacked and unacked items are redelivered; unacked survive close and reopen', async (t: TestContext) => {
