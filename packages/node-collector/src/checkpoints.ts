@@ -13,6 +13,8 @@ interface CheckpointEntry {
   offset: number;
   /** Hex of the first bytes of the file (up to the fingerprint size). */
   fp: string;
+  /** Streams (1 stdout, 2 stderr) whose parts up to their next F at `offset` belong to delivered records. */
+  skip?: number;
 }
 
 interface CheckpointStore {
@@ -77,7 +79,7 @@ class FileCheckpointStore implements CheckpointStore {
   set(e: CheckpointEntry): void {
     const key = checkpointKey(e.dev, e.ino);
     const old = this.entries.get(key);
-    if (old !== undefined && old.offset === e.offset && old.path === e.path && old.fp === e.fp) return;
+    if (old !== undefined && old.offset === e.offset && old.path === e.path && old.fp === e.fp && old.skip === e.skip) return;
     this.entries.set(key, e);
     this.dirty = true;
   }

@@ -74,6 +74,7 @@ interface CollectorOptions {
 
 interface PendingBatch {
   resume: number;
+  skip: number;
   gen: number;
   acked: boolean;
   bytes: number;
@@ -83,6 +84,7 @@ interface PendingBatch {
 interface OpenBatch {
   enc: BatchEncoder;
   resume: number;
+  skip: number;
   gen: number;
   bytes: number;
   timer: NodeJS.Timeout;
@@ -114,8 +116,10 @@ interface TruncSnapshot {
   fp: Buffer;
   /** Acked offset at the truncation: a copy's checkpoint starts here, so a crash re-reads rather than loses. */
   committed: number;
+  committedSkip: number;
   /** Read offset at the truncation: a copy's reading starts here (the bytes before are in batches already). */
   read: number;
+  readSkip: number;
   atMs: number;
 }
 
@@ -130,6 +134,7 @@ class TrackedFile {
   fd: number | undefined;
   readOffset = 0;
   committedOffset = 0;
+  committedSkip = 0;
   generation = 0;
   fp: Buffer = Buffer.alloc(0);
   parser: FileParser;
@@ -543,17 +548,23 @@ class Collector implements NodeCollector {
     f.fp = fp;
     const saved = this.saved.get(key);
     let start: number | undefined;
+    let skip = 0;
     let readFrom: number | undefined;
+    let readSkip = 0;
     const fpMatches = saved !== undefined && (saved.fp.length > 0 ? fp.subarray(0, saved.fp.length / 2).toString('hex') === saved.fp : saved.offset === 0);
     if (saved !== undefined && fpMatches) {
       start = saved.offset;
+      skip = saved.skip ?? 0;
       if (size < start) {
         this.metrics.truncatedFiles.inc();
         start = 0;
+        skip = 0;
       }
     } else if (startup && fp.length >= this.config.fingerprintBytes && this.savedCopyOrigin(fp, key, dir) !== undefined) {
       // a copy made by copytruncate while the collector was down: it continues where the original was acked
-      start = Math.min(this.savedCopyOrigin(fp, key, dir)?.offset ?? 0, size);
+      const origin = this.savedCopyOrigin(fp, key, dir);
+      start = Math.min(origin?.offset ?? 0, size);
+      skip = start === origin?.offset ? (origin.skip ?? 0) : 0;
     } else if (fp.length >= this.config.fingerprintBytes) {
       // a copy (copytruncate) of a file we tail: continue where the original's acked data ended
       const orig = [...dir.files.values(), ...this.tracked.values()].find(
@@ -562,7 +573,9 @@ class Collector implements NodeCollector {
       if (orig !== undefined) {
         if (orig.trunc !== undefined && orig.trunc.fp.equals(fp)) {
           start = Math.min(orig.trunc.committed, size);
+          skip = start === orig.trunc.committed ? orig.trunc.committedSkip : 0;
           readFrom = Math.min(orig.trunc.read, size);
+          readSkip = readFrom === orig.trunc.read ? orig.trunc.readSkip : 0;
         }
         else {
           f.deferredCopyOf = orig;
@@ -574,6 +587,8 @@ class Collector implements NodeCollector {
     if (start === undefined) start = startup && this.config.startAt === 'end' ? size : 0;
     f.readOffset = readFrom ?? start;
     f.committedOffset = start;
+    f.committedSkip = skip;
+    f.parser.setResumeSkip(readFrom !== undefined ? readSkip : skip);
     this.log.debug({ path, key, start: f.readOffset, size, copyOf: f.deferredCopyOf?.path }, 'new file');
     this.tracked.set(key, f);
     this.metrics.filesDiscovered.inc();
@@ -727,10 +742,11 @@ class Collector implements NodeCollector {
     if (pendingBytes > 0) this.metrics.skippedBytes.inc({ reason: 'truncated_unfinished' }, pendingBytes);
     f.parser.reset();
     this.cut(f);
-    f.trunc = { fp: f.fp, committed: f.committedOffset, read: readFrom, atMs: Date.now() };
+    f.trunc = { fp: f.fp, committed: f.committedOffset, committedSkip: f.committedSkip, read: readFrom, readSkip: f.parser.skipMaskAt(readFrom), atMs: Date.now() };
     f.generation++;
     f.readOffset = 0;
     f.committedOffset = 0;
+    f.committedSkip = 0;
     f.fp = Buffer.alloc(0);
     this.saveCheckpoint(f);
     this.store.schedule();
@@ -739,7 +755,9 @@ class Collector implements NodeCollector {
       if (o.deferredCopyOf === f) {
         o.deferredCopyOf = undefined;
         o.readOffset = f.trunc.read;
+        o.parser.setResumeSkip(f.trunc.readSkip);
         o.committedOffset = f.trunc.committed;
+        o.committedSkip = f.trunc.committedSkip;
         this.saveCheckpoint(o);
         this.pump(o);
       }
@@ -752,12 +770,13 @@ class Collector implements NodeCollector {
       const timer = setTimeout(() => {
         if (f.batch === b) this.cut(f);
       }, this.config.batch.maxAgeMs);
-      b = { enc: createBatchEncoder(f.header), resume: f.committedOffset, gen: f.generation, bytes: 0, timer };
+      b = { enc: createBatchEncoder(f.header), resume: f.committedOffset, skip: f.committedSkip, gen: f.generation, bytes: 0, timer };
       f.batch = b;
     }
     const before = b.enc.bytes;
     b.enc.add(r);
     b.resume = r.resumeOffset;
+    b.skip = r.resumeSkip;
     // in-flight bytes are the encoded bytes held until the ack
     const cost = b.enc.bytes - before;
     b.bytes += cost;
@@ -776,7 +795,7 @@ class Collector implements NodeCollector {
     if (b === undefined) return;
     f.batch = undefined;
     clearTimeout(b.timer);
-    const pb: PendingBatch = { resume: b.resume, gen: b.gen, acked: false, bytes: b.bytes, records: b.enc.records };
+    const pb: PendingBatch = { resume: b.resume, skip: b.skip, gen: b.gen, acked: false, bytes: b.bytes, records: b.enc.records };
     f.pending.push(pb);
     this.sendQueue.push({ f, b: pb, body: b.enc.finish() });
     this.drainSends();
@@ -819,8 +838,9 @@ class Collector implements NodeCollector {
     let moved = false;
     while (f.pending.length > 0 && f.pending[0]?.acked === true) {
       const done = f.pending.shift();
-      if (done !== undefined && done.gen === f.generation && done.resume > f.committedOffset) {
+      if (done !== undefined && done.gen === f.generation && (done.resume > f.committedOffset || (done.resume === f.committedOffset && done.skip !== f.committedSkip))) {
         f.committedOffset = done.resume;
+        f.committedSkip = done.skip;
         moved = true;
       }
     }
@@ -851,7 +871,7 @@ class Collector implements NodeCollector {
 
   private saveCheckpoint(f: TrackedFile): void {
     if (f.deferredCopyOf !== undefined) return;
-    this.store.set({ dev: f.dev, ino: f.ino, path: f.path, offset: f.committedOffset, fp: f.fp.toString('hex') });
+    this.store.set({ dev: f.dev, ino: f.ino, path: f.path, offset: f.committedOffset, fp: f.fp.toString('hex'), skip: f.committedSkip });
   }
 
   // ---- periodic safety net ----

@@ -20,6 +20,11 @@ interface ParsedRecord {
   invalidUtf8: boolean;
   /** Offset from which a restart re-reads everything not yet delivered once this record is acked. */
   resumeOffset: number;
+  /**
+   * Streams (1 stdout, 2 stderr) whose P/F join was under way at `resumeOffset` and is already delivered: after a
+   * restart there, that stream's parts up to its next F are skipped, so no tail of a delivered record comes back alone.
+   */
+  resumeSkip: number;
   /** Offset just past the last line of this record. */
   endOffset: number;
 }
@@ -105,12 +110,32 @@ class FileParser {
   private readonly group: Record<Stream, Pending> = { stdout: new Pending(), stderr: new Pending() };
   private observed = 0n;
   private emit: Emit = () => undefined;
+  // per stream, the delivered records that end after the last resume offset (file order), to compute resumeSkip
+  private readonly spans: Record<Stream, number[]> = { stdout: [], stderr: [] };
+  private skip = 0;
 
   constructor(opts: ParserOptions) {
     this.maxRecord = opts.maxRecordBytes;
     this.maxLine = opts.maxRecordBytes + 4096;
     this.hooks = opts.hooks;
     this.multiline = opts.multiline;
+  }
+
+  /** After a restart at a checkpoint: the streams whose parts up to their next F belong to delivered records. */
+  setResumeSkip(mask: number): void {
+    this.skip = mask & 3;
+  }
+
+  /** The resumeSkip mask for a restart at `offset` (not before the last record's resume offset). */
+  skipMaskAt(offset: number): number {
+    let mask = 0;
+    for (const [bit, s] of [[1, 'stdout'], [2, 'stderr']] as const) {
+      const sp = this.spans[s];
+      let i = 0;
+      while (i < sp.length && (sp[i + 1] ?? 0) <= offset) i += 2;
+      if (i < sp.length && (sp[i] ?? 0) < offset) mask |= bit;
+    }
+    return mask;
   }
 
   /** Lowest file offset at which an unfinished record (line, partial join or multi-line group) starts. */
@@ -191,6 +216,9 @@ class FileParser {
 
   /** Forgets all state (after a copytruncate, the old offsets mean nothing). */
   reset(): void {
+    this.skip = 0;
+    this.spans.stdout = [];
+    this.spans.stderr = [];
     this.carryStart = -1;
     this.carryLen = 0;
     this.carryOverflow = 0;
@@ -288,6 +316,12 @@ class FileParser {
   }
 
   private part(stream: Stream, time: bigint, msg: Uint8Array, isPartial: boolean, start: number, end: number, cut: boolean, parseError: boolean): void {
+    const bit = stream === 'stdout' ? 1 : 2;
+    if ((this.skip & bit) !== 0) {
+      // the rest of a join delivered before the restart
+      if (!isPartial) this.skip &= ~bit;
+      return;
+    }
     const p = this.partial[stream];
     if (!p.active && !isPartial) {
       // the common case: a whole line, no copy
@@ -376,10 +410,10 @@ class FileParser {
     const truncated = g.truncated;
     const parseError = g.parseError;
     g.reset();
-    this.deliver(stream, time, parts, size, truncated, parseError, end, end);
+    this.deliver(stream, time, parts, size, truncated, parseError, g.start, end);
   }
 
-  private deliver(stream: Stream | undefined, time: bigint, parts: Uint8Array[], size: number, truncated: boolean, parseError: boolean, _start: number, end: number): void {
+  private deliver(stream: Stream | undefined, time: bigint, parts: Uint8Array[], size: number, truncated: boolean, parseError: boolean, start: number, end: number): void {
     let body = concat(parts, size);
     if (body.length > this.maxRecord) {
       const keep = utf8Cut(body, this.maxRecord);
@@ -396,6 +430,25 @@ class FileParser {
     if (truncated) this.hooks.onTruncated();
     const pend = this.minPendingStart();
     const resumeOffset = pend === undefined || pend > end ? end : pend;
+    // A record of a stream that starts before the resume offset and ends after it has been delivered; a restart
+    // there must skip that stream's parts up to its next F. Records of one stream do not overlap, so the first
+    // one still ending after the resume offset is the only candidate. (Not with multi-line groups, which span
+    // several F lines: there a restart may resend a group's tail.)
+    let resumeSkip = 0;
+    if (this.multiline === undefined) {
+      if (stream !== undefined) {
+        const sp = this.spans[stream];
+        sp.push(start, end);
+        if (sp.length > 200_000) sp.splice(0, 2); // bounded; beyond it a restart may resend a tail (still no loss)
+      }
+      for (const s of ['stdout', 'stderr'] as const) {
+        const sp = this.spans[s];
+        let i = 0;
+        while (i < sp.length && (sp[i + 1] ?? 0) <= resumeOffset) i += 2;
+        if (i > 0) sp.splice(0, i);
+      }
+      resumeSkip = this.skipMaskAt(resumeOffset);
+    }
     this.emit({
       timeUnixNano: time,
       observedTimeUnixNano: this.observed,
@@ -405,6 +458,7 @@ class FileParser {
       parseError,
       invalidUtf8,
       resumeOffset,
+      resumeSkip,
       endOffset: end,
     });
   }

@@ -182,3 +182,24 @@ void test('a P part read before the collector stops is joined with its F after a
   // "between" is re-read from the checkpoint (at-least-once), "one" is not
   t.assert.deepEqual(bodies(got, 'c'), ['one', 'between', 'between', 'half and whole']);
 });
+
+void test('a stderr join that straddles the checkpoint is not resent as a fragment after a restart', async (t) => {
+  const { root, ckpt, got, config } = await setup(t);
+  const dir = join(root, 'ns_p_u4', 'c');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, '0.log');
+  // the checkpoint is held at the stdout P line (its F is not written yet), inside the delivered stderr join
+  await writeFile(file, `${T1} stderr P s1 \n${T1} stdout P o1 \n${T1} stderr F s2\n`);
+  const c1 = createNodeCollector(config);
+  await c1.start();
+  await waitFor(() => got.length >= 1, 10000, 'the stderr record');
+  await waitFor(() => c1.files()[0]?.committedOffset === Buffer.byteLength(`${T1} stderr P s1 \n`), 5000, 'checkpoint at the stdout P line');
+  await c1.shutdown();
+  await appendFile(file, `${T1} stdout F o2\n`);
+  const c2 = createNodeCollector(testConfig(root, ckpt, config.endpoints ?? []));
+  await c2.start();
+  t.after(() => c2.shutdown());
+  await waitFor(() => got.length >= 2, 10000, 'the stdout record');
+  await new Promise((r) => setTimeout(r, 300));
+  t.assert.deepEqual(bodies(got, 'c'), ['s1 s2', 'o1 o2']);
+});
