@@ -120,7 +120,8 @@ class HttpExporter implements Exporter {
         return r;
       }
       this.hooks.onAttempt('retryable');
-      this.hooks.onRetry(r.error.startsWith('status') ? r.error : 'connection');
+      this.hooks.onRetry(r.error.startsWith('status') || r.error === 'stale_socket' ? r.error : 'connection');
+      if (r.error === 'stale_socket') continue;
       // this endpoint is avoided (for Retry-After if it said so); another healthy one is tried at once
       const avoidMs = r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : r.endpointFault ? this.cfg.unhealthyForMs : 0;
       if (avoidMs > 0) ep.unhealthyUntil = Date.now() + avoidMs;
@@ -205,7 +206,11 @@ class HttpExporter implements Exporter {
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (e) => finish({ kind: 'retryable', error: `connection: ${e.message}`, endpointFault: true }));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // a keep-alive socket the server closed while idle is not a sick endpoint: retry at once, no penalty
+        const stale = req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
+        finish({ kind: 'retryable', error: stale ? 'stale_socket' : `connection: ${e.message}`, endpointFault: !stale, ...(stale ? { retryAfterMs: 0 } : {}) });
+      });
       req.end(body);
     });
   }
