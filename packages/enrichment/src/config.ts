@@ -45,6 +45,8 @@ const enrichmentConfigSchema = defineConfig({
   queue: s.object({
     dir: s.string({ default: '/var/lib/sextant/queue', description: 'Queue directory (the StatefulSet volume).' }),
     maxBytes: s.bytes({ min: 1024 * 1024, default: '1Gi', description: 'Disk bound of the queue; beyond it requests get 429 with Retry-After.' }),
+    coalesceMaxBytes: s.bytes({ min: 1, default: '4Mi', description: 'Requests arriving while an enqueue is in flight are stored (and exported) as one batch up to this size.' }),
+    coalesceMaxRequests: s.number({ integer: true, min: 1, max: 4096, default: 256, description: 'Most requests in one coalesced batch (1 = one batch per request).' }),
   }),
   exporter: s.object({
     protocol: s.enum(['otlp_http', 'otlp_grpc', 'file'] as const, { default: 'otlp_http', description: 'Backend protocol.' }),

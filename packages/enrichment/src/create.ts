@@ -82,6 +82,7 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     listen: config.listen,
     limits: config.limits,
     waitForPodMs: md.waitForPod,
+    coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests },
     shutdownGraceMs: config.shutdownGrace,
     logger,
     splice: { readResources, rewriteResources },

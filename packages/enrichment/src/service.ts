@@ -11,6 +11,8 @@ import {
   successResponse,
 } from '@sextant/pipeline';
 import type { IngestResponse, Logger, OtlpBodyResult, OtlpFormat, Queue } from '@sextant/pipeline';
+import { createCoalescer } from './coalesce.ts';
+import type { Coalescer } from './coalesce.ts';
 import { enrichRequest } from './enrich.ts';
 import type { PodMetadata, Splice, SpliceSignal } from './enrich.ts';
 import { EnrichmentError } from './errors.ts';
@@ -37,6 +39,8 @@ interface ServiceParts<P> {
   listen: { host: string; port: number };
   limits: { maxBodyBytes: number; maxDecodedBytes: number };
   waitForPodMs: number;
+  /** Requests arriving while an enqueue is in flight share one queue item up to these bounds. */
+  coalesce: { maxBytes: number; maxItems: number };
   /** How long shutdown() lets in-flight requests finish before closing sockets. */
   shutdownGraceMs: number;
   logger: Logger;
@@ -72,6 +76,7 @@ function send(reply: FastifyReply, res: IngestResponse): FastifyReply {
 
 function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
   let queue: Queue | undefined;
+  let coalescer: Coalescer | undefined;
   let exporter: ExportComponent | undefined;
   let app: FastifyInstance | undefined;
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -95,7 +100,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     const format = body.format;
     metrics.receivedBytes.inc({ signal }, body.wireBytes);
     metrics.receivedDecodedBytes.inc({ signal }, body.body.length);
-    const q = queue;
+    const q = coalescer;
     if (state !== 'running' || q === undefined) {
       return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_UNAVAILABLE', 'the service is shutting down', { retryAfterMs: 1000 }), format));
     }
@@ -128,7 +133,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     const endTimer = metrics.enqueueSeconds.startTimer();
     let result;
     try {
-      result = await q.enqueue({ signal, payload: outcome.payload });
+      result = await q.enqueue(signal, outcome.payload);
     } catch (err) {
       log.error({ err, signal }, 'enqueue failed');
       const message = `the durable queue could not store the batch: ${(err as Error).message}`;
@@ -182,6 +187,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       // Downstream first: the queue and the export loop, then the watch, then the listener.
       queue = await parts.openQueue();
       metrics.watchQueue(queue);
+      coalescer = createCoalescer(queue, parts.coalesce);
       exporter = parts.createExporter(queue, metrics);
       exporter.start();
       parts.metadata.start();

@@ -221,3 +221,18 @@ void test('healthz, readyz and the Prometheus self-metrics are served', async (t
   t.assert.equal(metricValue(text, 'sextant_enrichment_queue_depth'), 0);
   t.assert.equal(metricValue(text, 'sextant_enrichment_queue_max_bytes'), 64 * 1024 * 1024);
 });
+
+void test('concurrent requests share durable batches and every record is exported once', async (t) => {
+  const h = await start(t);
+  const n = 20;
+  const answers = await Promise.all(
+    Array.from({ length: n }, (_, i) => h.post('/v1/logs', { 'content-type': 'application/x-protobuf' }, logsRequest([{ attributes: [['k8s.pod.uid', WEB_UID]], records: 10, body: `req-${i}` }]))),
+  );
+  t.assert.deepEqual(answers.map((a) => a.status), Array<number>(n).fill(200));
+  await waitUntil('export', () => h.sink.logs.reduce((a, l) => a + l.resourceLogs.length, 0) === n);
+  const bodies = h.sink.logs.flatMap((l) => l.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords.map((r) => (r.body?.value.case === 'stringValue' ? r.body.value.value : '')))));
+  t.assert.equal(bodies.length, n * 10);
+  t.assert.equal(new Set(bodies).size, n * 10, 'no record lost or duplicated');
+  for (const l of h.sink.logs) for (const rl of l.resourceLogs) t.assert.equal(rl.resource?.attributes.some((a) => a.key === 'k8s.deployment.name'), true);
+  t.assert.equal(h.sink.logs.length < n, true, `requests were coalesced into fewer batches (${h.sink.logs.length} exports for ${n} requests)`);
+});

@@ -1,0 +1,375 @@
+// bench/enrichment: the same pre-encoded OTLP/HTTP logs load through Sextant's enrichment
+// service and through the OpenTelemetry Collector (otlp → k8s_attributes → otlp_http), one after
+// the other in one run, both watching the same real kube-apiserver with the same pods. Prints
+// records per CPU-second of each server process (utime+stime from /proc/<pid>/stat) and the
+// ratio; then the heap of the enrichment service with 10,000 pods in its cache.
+//
+//   node bench/enrichment/run.ts [--seconds 20] [--connections 8] [--pods 1000] [--records 100] [--compression gzip|zstd|none]
+//                                [--heap-pods 10000] [--skip-heap] [--only sextant|otelcol] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import { encodeLogsRequest } from '@sextant/otlp';
+import { REPO_ROOT, freePort, onProcessExit, otelcolBin, startCluster } from '@sextant/test-env';
+import { benchPods, podObject } from './objects.ts';
+import type { BenchPod } from './objects.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '8' },
+    pods: { type: 'string', default: '1000' },
+    records: { type: 'string', default: '100' },
+    'heap-pods': { type: 'string', default: '10000' },
+    'skip-heap': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    compression: { type: 'string', default: 'gzip' },
+    'cpu-prof-dir': { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
+  },
+});
+const SECONDS = Number(opts.seconds);
+const CONNECTIONS = Number(opts.connections);
+const PODS = Number(opts.pods);
+const RECORDS = Number(opts.records);
+const HEAP_PODS = Number(opts['heap-pods']);
+const NAMESPACES = 10;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+function log(msg: string): void {
+  process.stderr.write(`[bench/enrichment] ${msg}\n`);
+}
+
+/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (i < items.length) await fn(items[i++] as T);
+  }));
+}
+
+/** One pre-encoded, gzip'd request per pod: the resource the node collector sends, N records of ~200 B. */
+function encodeLoad(pods: readonly BenchPod[]): Buffer[] {
+  const line = 'I1124 06:00:00.000000       1 handler.go:142] GET /api/v1/orders/8231 200 12.4ms user-agent="Mozilla/5.0" request-id=';
+  return pods.map((p) => {
+    const attrs: Array<[string, string]> = [
+      ['k8s.namespace.name', p.namespace],
+      ['k8s.pod.name', p.name],
+      ['k8s.pod.uid', p.uid],
+      ['k8s.container.name', 'app'],
+      ['k8s.container.restart_count', '0'],
+      ['k8s.node.name', p.node],
+      ['log.file.path', `/var/log/pods/${p.namespace}_${p.name}_${p.uid}/app/0.log`],
+    ];
+    const bytes = encodeLogsRequest({
+      resourceLogs: [
+        {
+          resource: { attributes: attrs.map(([key, value]) => ({ key, value: { value: { case: 'stringValue' as const, value } } })) },
+          scopeLogs: [
+            {
+              logRecords: Array.from({ length: RECORDS }, (_, i) => ({
+                timeUnixNano: 1_763_964_000_000_000_000n + BigInt(i) * 1000n,
+                observedTimeUnixNano: 1_763_964_000_000_000_000n + BigInt(i) * 1000n,
+                body: { value: { case: 'stringValue' as const, value: `${line}${p.uid.slice(0, 8)}-${i.toString().padStart(6, '0')}` } },
+                attributes: [{ key: 'log.iostream', value: { value: { case: 'stringValue' as const, value: 'stdout' } } }],
+              })),
+            },
+          ],
+        },
+      ],
+    });
+    return gzipSync(bytes);
+  });
+}
+
+/** The backend for both: accepts OTLP/HTTP and discards it. */
+async function startSink(): Promise<{ port: number; requests: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      n++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests: () => n,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+interface LoadResult {
+  accepted: number;
+  rejected: number;
+  errors: number;
+}
+
+/** CONNECTIONS keep-alive connections posting the pre-encoded bodies round-robin until `until`. */
+async function drive(port: number, bodies: readonly Buffer[], untilMs: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const result: LoadResult = { accepted: 0, rejected: 0, errors: 0 };
+  let next = 0;
+  const post = (body: Buffer): Promise<number> =>
+    new Promise((res) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', 'content-length': body.length } },
+        (r) => {
+          r.resume();
+          r.on('end', () => res(r.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => res(0));
+      req.end(body);
+    });
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (Date.now() < untilMs) {
+      const status = await post(bodies[next++ % bodies.length] as Buffer);
+      if (status === 200) result.accepted++;
+      else if (status === 0) result.errors++;
+      else {
+        result.rejected++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }));
+  agent.destroy();
+  return result;
+}
+
+interface Measured {
+  name: string;
+  records: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  rejected: number;
+  errors: number;
+  rssBytes: number;
+}
+
+async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[]): Promise<Measured> {
+  const pid = proc.pid ?? 0;
+  log(`${name}: warm-up 3 s`);
+  await drive(port, bodies, Date.now() + 3000);
+  const cpu0 = await cpuSeconds(pid);
+  const t0 = performance.now();
+  log(`${name}: measuring ${SECONDS} s with ${CONNECTIONS} connections`);
+  const r = await drive(port, bodies, Date.now() + SECONDS * 1000);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = (await cpuSeconds(pid)) - cpu0;
+  const rss = await rssBytes(pid);
+  return { name, records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss };
+}
+
+function spawnLogged(cmd: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  return import('node:fs').then(({ openSync, closeSync }) => {
+    const fd = openSync(logPath, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
+    closeSync(fd);
+    const remove = onProcessExit(() => child.kill('SIGKILL'));
+    child.once('exit', remove);
+    return child;
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(t);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'sextant-bench-enrichment-'));
+const cluster = await startCluster();
+const sink = await startSink();
+const results: Measured[] = [];
+try {
+  // The same 1,000 pods for both: Running, with IPs, owned by ReplicaSets of Deployments.
+  log(`creating ${PODS} pods in ${NAMESPACES} namespaces`);
+  const core = cluster.adminClient.makeApiClient(CoreV1Api);
+  const apps = cluster.adminClient.makeApiClient(AppsV1Api);
+  for (let n = 0; n < NAMESPACES; n++) await cluster.createNamespace(`bench-${n}`, { team: `team-${n}` });
+  const pods = benchPods(PODS, NAMESPACES);
+  const rsSeen = new Set<string>();
+  await mapLimit(pods, 16, async (p) => {
+    const rsKey = `${p.namespace}/${p.replicaSet}`;
+    if (!rsSeen.has(rsKey)) {
+      rsSeen.add(rsKey);
+      const app = p.replicaSet.replace(/-[a-z0-9]+$/, '');
+      await apps.createNamespacedReplicaSet({
+        namespace: p.namespace,
+        body: {
+          metadata: { name: p.replicaSet, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: app, uid: crypto.randomUUID(), controller: true }] },
+          spec: { selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { containers: [{ name: 'app', image: 'x' }] } } },
+        },
+      }).catch(() => undefined); // several pods race to create the same ReplicaSet
+    }
+    const body = podObject(p, false) as unknown as V1Pod & { metadata: { uid?: string; managedFields?: unknown } };
+    delete body.metadata.uid;
+    delete body.metadata.managedFields;
+    const created = await core.createNamespacedPod({ namespace: p.namespace, body });
+    p.uid = created.metadata?.uid ?? '';
+    const withStatus = podObject(p, true) as { status: object };
+    await core.replaceNamespacedPodStatus({ name: p.name, namespace: p.namespace, body: { ...created, status: withStatus.status } });
+  });
+  const bodies = encodeLoad(pods);
+  const wireBytes = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
+  log(`load: ${bodies.length} pre-encoded gzip'd requests of ${RECORDS} records, ${Math.round(wireBytes)} B on the wire each`);
+
+  // Sextant: main.ts as its own process, fsync'd queue on disk, exporting to the sink.
+  if (opts.only === undefined || opts.only === 'sextant') {
+    const port = await freePort();
+    const config = join(dir, 'enrichment.yaml');
+    await writeFile(
+      config,
+      [
+        `listen: { host: 127.0.0.1, port: ${port} }`,
+        `metadata: { source: kubeconfig, path: ${cluster.kubeconfigPath}, clusterName: bench, waitForPod: 2s }`,
+        `queue: { dir: ${join(dir, 'queue')}, maxBytes: 2Gi }`,
+        `exporter: { protocol: otlp_http, endpoint: "http://127.0.0.1:${sink.port}", compression: ${opts.compression} }`,
+        'log: { level: warn }',
+        '',
+      ].join('\n'),
+    );
+    const prof = opts['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`];
+    const flags = opts['node-flags'] === '' ? [] : opts['node-flags'].split(' ');
+    const child = await spawnLogged(process.execPath, [...flags, ...prof, resolve(REPO_ROOT, 'packages/enrichment/src/main.ts'), '--config', config], join(dir, 'enrichment.log'), process.env);
+    try {
+      await until('sextant ready', async () => {
+        if (!(await portOpen(port))) return false;
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      }, 120_000);
+      results.push(await measure('sextant enrichment', child, port, bodies));
+    } finally {
+      await stop(child);
+    }
+  }
+
+  // The OTel Collector: otlp → k8s_attributes → otlp_http, same API server, same sink.
+  if (opts.only === undefined || opts.only === 'otelcol') {
+    const port = await freePort();
+    const config = join(dir, 'otelcol.yaml');
+    const metadata = [
+      'k8s.namespace.name', 'k8s.pod.name', 'k8s.pod.uid', 'k8s.pod.start_time', 'k8s.pod.ip', 'k8s.node.name',
+      'k8s.deployment.name', 'k8s.replicaset.name', 'k8s.statefulset.name', 'k8s.daemonset.name', 'k8s.job.name', 'k8s.cronjob.name',
+      'container.image.name', 'container.image.tag',
+    ];
+    await writeFile(
+      config,
+      JSON.stringify({
+        receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}` } } } },
+        processors: {
+          k8s_attributes: {
+            auth_type: 'kubeConfig',
+            wait_for_metadata: true,
+            wait_for_metadata_timeout: '60s',
+            extract: { metadata },
+            pod_association: [{ sources: [{ from: 'resource_attribute', name: 'k8s.pod.uid' }] }],
+          },
+        },
+        exporters: { otlp_http: { endpoint: `http://127.0.0.1:${sink.port}`, compression: opts.compression } },
+        service: {
+          telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
+          pipelines: { logs: { receivers: ['otlp'], processors: ['k8s_attributes'], exporters: ['otlp_http'] } },
+        },
+      }),
+    );
+    const child = await spawnLogged(await otelcolBin(), [`--config=file:${config}`], join(dir, 'otelcol.log'), { ...process.env, KUBECONFIG: cluster.kubeconfigPath });
+    try {
+      await until('otelcol listening', () => portOpen(port), 120_000);
+      results.push(await measure('otelcol k8s_attributes', child, port, bodies));
+    } finally {
+      await stop(child);
+    }
+  }
+} finally {
+  await sink.close();
+  await cluster.stop();
+}
+
+const perCpu = (m: Measured): number => m.records / m.cpuSeconds;
+const rows = results.map((m) =>
+  [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
+    String(Math.round(m.rssBytes / 1e6)).padStart(7), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
+);
+process.stdout.write(`\nbench/enrichment: ${PODS} pods, ${RECORDS} records/request, ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}\n`);
+process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
+const [ours, theirs] = results;
+if (ours !== undefined && theirs !== undefined) process.stdout.write(`ratio (sextant / otelcol, records per CPU-second): ${(perCpu(ours) / perCpu(theirs)).toFixed(2)}x  (goal >= 4x)\n`);
+
+if (!opts['skip-heap']) {
+  log(`heap: ${HEAP_PODS} pods in the cache (file source)`);
+  const objectsPath = join(dir, 'objects.json');
+  const pods = benchPods(HEAP_PODS, 50);
+  const items: object[] = [];
+  for (let n = 0; n < 50; n++) items.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `bench-${n}`, uid: crypto.randomUUID(), labels: { team: `t${n}` } } });
+  for (let n = 0; n < HEAP_PODS / 50; n++) items.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${n}`, uid: crypto.randomUUID(), labels: { 'topology.kubernetes.io/zone': `z${n % 3}` } } });
+  const rsDone = new Set<string>();
+  for (const p of pods) {
+    if (!rsDone.has(p.replicaSet + p.namespace)) {
+      rsDone.add(p.replicaSet + p.namespace);
+      items.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: p.replicaSet, namespace: p.namespace, uid: crypto.randomUUID(), ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: p.replicaSet.replace(/-[a-z0-9]+$/, ''), uid: crypto.randomUUID(), controller: true }] } });
+    }
+    items.push(podObject(p, true));
+  }
+  const json = JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+  await writeFile(objectsPath, json);
+  await writeFile(join(dir, 'empty.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [] }));
+  const out = execFileSync(process.execPath, ['--expose-gc', resolve(REPO_ROOT, 'bench/enrichment/heap.ts'), objectsPath, dir], { encoding: 'utf8' });
+  const h = JSON.parse(out) as { empty: { heapUsed: number; rss: number }; full: { heapUsed: number; rss: number; pods: number } };
+  const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
+  process.stdout.write(
+    `heap with ${h.full.pods} pods cached: ${mb(h.full.heapUsed)} MiB heapUsed (empty cache: ${mb(h.empty.heapUsed)} MiB; ` +
+      `cache: ${mb(h.full.heapUsed - h.empty.heapUsed)} MiB, ${Math.round((h.full.heapUsed - h.empty.heapUsed) / HEAP_PODS)} B/pod; RSS ${mb(h.full.rss)} MiB; ` +
+      `input ${Math.round(json.length / HEAP_PODS)} B of JSON per pod)  (goal < 50 MB)\n`,
+  );
+}
+await rm(dir, { recursive: true, force: true });
