@@ -31,26 +31,36 @@ function alive(pid: number): boolean {
   }
 }
 
-void test('sextant demo delivers enriched logs, host metrics and spans, every line, and leaves nothing running', { timeout: 180_000 }, async (t: TestContext) => {
-  const out = await mkdtemp(join(tmpdir(), 'sextant-demo-test-'));
-  t.after(() => rm(out, { recursive: true, force: true }));
+interface Run { code: number | null; stdout: string; stderr: string }
 
-  const child = spawn(process.execPath, ['packages/cli/src/main.ts', 'demo', '--duration', '6', '--rate', '300', '--out', out], {
-    cwd: repo,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Runs `sextant demo <args>` as a child; with `interruptAfter`, sends SIGINT once that many summary lines were printed. */
+async function runDemo(args: readonly string[], interruptAfter?: number): Promise<Run> {
+  const child = spawn(process.execPath, ['packages/cli/src/main.ts', 'demo', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  let interrupted = false;
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    if (interruptAfter !== undefined && !interrupted && (stdout.match(/^\[\d+s\] /gm) ?? []).length >= interruptAfter) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  t.assert.equal(code, 0, `demo exit code; stderr:\n${stderr}\nstdout:\n${stdout}`);
+  return { code, stdout, stderr };
+}
 
+/** What a user checks in the output directory after a run. */
+async function checkOutput(t: TestContext, out: string, run: Run): Promise<void> {
+  const { stdout, stderr } = run;
+  t.assert.equal(run.code, 0, `demo exit code; stderr:\n${stderr}\nstdout:\n${stdout}`);
   // the live summary printed plain lines (stdout is not a TTY here), then one enriched record of each
   t.assert.match(stdout, /\[\d+s\] records written \d+, read \d+, batches acked \d+, enriched \d+, queue depth \d+/);
   t.assert.match(stdout, /One enriched log record:\n\{/);
   t.assert.match(stdout, /One enriched span:\n\{/);
   t.assert.ok(stdout.includes(`Output is in ${out}`), stdout);
+  t.assert.equal(stderr, '', 'nothing went wrong on the way');
 
   const report = JSON.parse(await readFile(join(out, 'demo-report.json'), 'utf8')) as {
     generated: { records: number; rotations: number; containers: Array<{ namespace: string; pod: string; uid: string; container: string; records: number }> };
@@ -62,7 +72,7 @@ void test('sextant demo delivers enriched logs, host metrics and spans, every li
   for (const p of report.processes) t.assert.equal(alive(p.pid), false, `${p.name} (pid ${p.pid}) or a process it started is still running`);
 
   // logs: every generated record arrived, with workload names and labels
-  t.assert.ok(report.generated.records >= 1000, `only ${report.generated.records} records generated`);
+  t.assert.ok(report.generated.records >= 500, `only ${report.generated.records} records generated`);
   t.assert.ok(report.generated.rotations >= 1, 'the generator never rotated a file');
   const seen = new Set<string>();
   const workloads = new Map<string, Map<string, string>>();
@@ -127,4 +137,31 @@ void test('sextant demo delivers enriched logs, host metrics and spans, every li
   t.assert.equal(spanResource?.get('k8s.deployment.name'), 'checkout');
   t.assert.equal(spanResource?.get('k8s.namespace.name'), 'shop');
   t.assert.equal(spanResource?.get('service.name'), 'checkout');
+}
+
+void test('sextant demo --duration: enriched logs, host metrics and spans, every line, nothing left running', { timeout: 180_000 }, async (t: TestContext) => {
+  const out = await mkdtemp(join(tmpdir(), 'sextant-demo-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const run = await runDemo(['--duration', '6', '--rate', '300', '--out', out]);
+  await checkOutput(t, out, run);
+});
+
+void test('sextant demo with its defaults stops cleanly on Ctrl-C (SIGINT), upstream first, and says where the output is', { timeout: 180_000 }, async (t: TestContext) => {
+  const run = await runDemo([], 6);
+  const out = /Output is in (\S+):/.exec(run.stdout)?.[1];
+  t.assert.ok(out !== undefined && out.startsWith(tmpdir()), `no output directory under ${tmpdir()} in:\n${run.stdout}\n${run.stderr}`);
+  t.after(() => rm(out, { recursive: true, force: true }));
+  t.assert.match(run.stdout, /stopping \(SIGINT\)/);
+  await checkOutput(t, out, run);
+  // the components were stopped in pipeline order: collector, then enrichment, then trace-receiver
+  const stoppedAt = async (name: string): Promise<number> => {
+    for (const line of (await readFile(join(out, 'state', 'logs', `${name}.log`), 'utf8')).split('\n')) {
+      if (!line.includes('"shutting down"') && !line.includes('"trace receiver stopped"')) continue;
+      const time = (JSON.parse(line) as { time: number | string }).time;
+      return typeof time === 'number' ? time : Date.parse(time);
+    }
+    return Number.NaN;
+  };
+  const [collector = Number.NaN, enrichment = Number.NaN, traces = Number.NaN] = await Promise.all(['node-collector', 'enrichment', 'trace-receiver'].map(stoppedAt));
+  t.assert.ok(collector <= enrichment && enrichment <= traces, `stop times: collector ${collector}, enrichment ${enrichment}, trace-receiver ${traces}`);
 });
