@@ -1,14 +1,17 @@
 // Smoke test of the test environment itself: every tool in @sextant/test-env does the real
 // thing (API server with RBAC/PodSecurity/tokens, helm, Cyclonus, the OTel Collector).
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { after, before, suite, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, makeInformer } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Client, credentials } from '@grpc/grpc-js';
-import { analyzeNetworkPolicies, helm, startCluster, startOtelCollector } from '@sextant/test-env';
+import { analyzeNetworkPolicies, helm, otelcolBin, startCluster, startOtelCollector } from '@sextant/test-env';
 import type { Cluster } from '@sextant/test-env';
 
 /** Runs `fn`, expecting it to fail with an HTTP error from the API server; returns that error. */
@@ -129,11 +132,11 @@ void suite('test-env: kube-apiserver + etcd', () => {
     t.assert.match(bodyText(denied), /system:serviceaccount:smoke-rbac:reader.*cannot list resource "secrets"/);
 
     const configMaps = await readerCore.listNamespacedConfigMap({ namespace: ns });
+    // No controller-manager, so no kube-root-ca.crt ConfigMap: only ours.
     t.assert.deepStrictEqual(
       configMaps.items.map((c) => c.metadata?.name),
-      ['kube-root-ca.crt', 'settings'].filter((n) => configMaps.items.some((c) => c.metadata?.name === n)),
+      ['settings'],
     );
-    t.assert.ok(configMaps.items.some((c) => c.metadata?.name === 'settings'));
 
     const otherNs = await apiError(() => readerCore.listNamespacedConfigMap({ namespace: 'smoke-informer' }));
     t.assert.strictEqual(otherNs.code, 403, 'a Role grants nothing outside its namespace');
@@ -360,4 +363,13 @@ void test('OTel Collector receives OTLP logs over HTTP and gRPC and writes both 
     return b.includes('hello over http') && b.includes('hello over grpc');
   });
   t.assert.deepStrictEqual(bodies(lines).sort(), ['hello over grpc', 'hello over http']);
+});
+
+void test('the built collector has exactly the components of the test-env manifest', async (t: TestContext) => {
+  const { stdout } = await promisify(execFile)(await otelcolBin(), ['components']);
+  const components = parseYaml(stdout) as Record<string, { name: string }[] | null>;
+  const names = (section: string): string[] => (components[section] ?? []).map((c) => c.name).sort();
+  t.assert.deepStrictEqual(names('receivers'), ['file_log', 'otlp']);
+  t.assert.deepStrictEqual(names('processors'), ['batch', 'k8s_attributes']);
+  t.assert.deepStrictEqual(names('exporters'), ['debug', 'file', 'otlp_grpc', 'otlp_http']);
 });
