@@ -1,11 +1,12 @@
 // Starting and stopping the demo's child processes: each is `node --import lifeline.ts <entry>`,
 // in its own process group (so a terminal's Ctrl-C reaches only the demo, which then stops the
-// children in pipeline order), with stdout and stderr copied to <logDir>/<name>.log.
+// children in pipeline order), with stdout and stderr written to <logDir>/<name>.log, which the
+// demo follows for the child's readiness line.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 const lifeline = new URL('./lifeline.ts', import.meta.url).href;
 
@@ -34,14 +35,57 @@ export interface Child {
   kill(): void;
 }
 
+/** Calls `onLine` with each complete line appended to `path`, polling every 50 ms until stopped. */
+function followFile(path: string, onLine: (line: string) => void): { stop(): Promise<void> } {
+  let offset = 0;
+  let rest = '';
+  let stopped = false;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const poll = async (): Promise<void> => {
+    const fh = await open(path, 'r');
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+        const parts = (rest + buf.toString('utf8', 0, bytesRead)).split('\n');
+        rest = parts.pop() ?? '';
+        for (const line of parts) onLine(line);
+      }
+    } finally {
+      await fh.close();
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await poll().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await poll().catch(() => undefined);
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 export async function startChild<T>(o: ChildOptions<T>): Promise<{ child: Child; info: T }> {
   const logFile = join(o.logDir, `${o.name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const proc: ChildProcess = spawn(process.execPath, ['--import', lifeline, ...o.args], {
-    env: o.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  // The child writes to its log file directly, not through a pipe to the demo: if the demo dies,
+  // a child's writes must not fail (EPIPE) while it shuts down.
+  const logFd = openSync(logFile, 'a');
+  let proc: ChildProcess;
+  try {
+    proc = spawn(process.execPath, ['--import', lifeline, ...o.args], {
+      env: o.env,
+      stdio: ['pipe', logFd, logFd],
+      detached: true,
+    });
+  } finally {
+    closeSync(logFd);
+  }
   let exitedFlag = false;
   const exited = new Promise<number | string>((resolve) => {
     proc.once('exit', (code, signal) => {
@@ -52,43 +96,41 @@ export async function startChild<T>(o: ChildOptions<T>): Promise<{ child: Child;
   // The spawn itself failing (ENOENT) surfaces as 'error' before any 'exit'.
   const spawnError = new Promise<never>((_, reject) => proc.once('error', reject));
   spawnError.catch(() => undefined);
-  proc.stderr?.pipe(log, { end: false });
   let resolveReady: (v: T) => void = () => undefined;
   const readyP = new Promise<T>((resolve) => (resolveReady = resolve));
   let isReady = false;
-  if (proc.stdout !== null) {
-    createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      log.write(`${line}\n`);
-      if (!line.startsWith('{')) return;
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
+  const follower = followFile(logFile, (line) => {
+    if (!line.startsWith('{')) return;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    o.onLine?.(parsed);
+    if (!isReady) {
+      const info = o.ready(parsed);
+      if (info !== undefined) {
+        isReady = true;
+        resolveReady(info);
       }
-      o.onLine?.(parsed);
-      if (!isReady) {
-        const info = o.ready(parsed);
-        if (info !== undefined) {
-          isReady = true;
-          resolveReady(info);
-        }
-      }
-    });
-  }
-  void exited.then(() => log.end());
+    }
+  });
+  const done = exited.then(() => follower.stop());
   const child: Child = {
     name: o.name,
     pid: proc.pid ?? -1,
     logFile,
-    exited,
+    exited: done.then(() => exited),
     async stop(graceMs) {
-      if (exitedFlag) return exited;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      const r = await exited;
-      clearTimeout(timer);
-      return r;
+      if (!exitedFlag) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      await done;
+      return exited;
     },
     kill() {
       if (!exitedFlag) proc.kill('SIGKILL');
@@ -110,7 +152,7 @@ export async function startChild<T>(o: ChildOptions<T>): Promise<{ child: Child;
     return { child, info };
   } catch (err) {
     child.kill();
-    await exited;
+    await done;
     throw err;
   } finally {
     clearTimeout(timer);
