@@ -19,6 +19,8 @@ import { collectorError } from './errors.ts';
 import { createExporter } from './exporter.ts';
 import type { Exporter, ExportResult } from './exporter.ts';
 import { createCollectorMetrics } from './metrics.ts';
+import { createMetricsScraper } from './telemetry/scraper.ts';
+import type { MetricsScraper } from './telemetry/scraper.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { FileParser } from './parser.ts';
 import type { MultilineOptions, ParsedRecord } from './parser.ts';
@@ -168,6 +170,7 @@ class Collector implements NodeCollector {
   private readonly multilineRules: { sel: ReturnType<typeof compileSelector>; opts: MultilineOptions }[];
   private readonly store: CheckpointStore;
   private readonly exporter: Exporter;
+  private readonly metricsScraper: MetricsScraper | undefined;
   private server: StatusServer | undefined;
   private saved = new Map<string, CheckpointEntry>();
   private readonly tracked = new Map<string, TrackedFile>();
@@ -208,6 +211,7 @@ class Collector implements NodeCollector {
       onAttempt: (r) => this.metrics.batchesSent.inc({ result: r }),
       onRetry: (reason) => this.metrics.exportRetries.inc({ reason }),
     });
+    if (config.metrics !== false) this.metricsScraper = createMetricsScraper(config, config.metrics, { logger: this.log, registry: this.metrics.registry });
     // two read buffers: one being filled while the other is parsed
     for (let i = 0; i < 2; i++) this.buffers.push(Buffer.allocUnsafe(config.readBufferBytes));
   }
@@ -247,6 +251,7 @@ class Collector implements NodeCollector {
       this.server = await startStatusServer(this.config.server, this.metrics.registry, () => this.ready);
     }
     this.exporter.start();
+    this.metricsScraper?.start();
     // checkpoints of files that no longer exist are forgotten
     for (const key of this.saved.keys()) if (!this.tracked.has(key)) this.store.delete(key);
     this.saved.clear();
@@ -263,6 +268,7 @@ class Collector implements NodeCollector {
     this.stopping = true;
     this.ready = false;
     for (const t of this.timers) clearInterval(t);
+    await this.metricsScraper?.shutdown();
     this.rootWatcher?.close();
     for (const p of this.pods.values()) this.closePod(p);
     while (this.busy.size > 0) await Promise.allSettled([...this.busy]);

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { collectorError } from './errors.ts';
 import { createFilter } from './paths.ts';
+import { resolveMetricsConfig } from './telemetry/config.ts';
+import type { MetricsConfig, ResolvedMetricsConfig } from './telemetry/config.ts';
 
 /** Matches a file by its pod path parts. Each field is a glob (`*`, `?`) or a `/regex/`; absent fields match all. */
 interface Selector {
@@ -79,6 +81,8 @@ interface NodeCollectorConfig {
   multiline?: MultilineRule[];
   /** The /metrics, /healthz, /readyz server; `false` disables it. Default port 2020 on 0.0.0.0 (env SEXTANT_HTTP_PORT). */
   server?: { port?: number; host?: string } | false;
+  /** Host and kubelet metrics sent to `/v1/metrics` (see src/telemetry/config.ts). Default: none. */
+  metrics?: MetricsConfig;
 }
 
 interface ResolvedConfig {
@@ -107,12 +111,13 @@ interface ResolvedConfig {
   unhealthyForMs: number;
   multiline: MultilineRule[];
   server: { port: number; host: string } | false;
+  metrics: ResolvedMetricsConfig | false;
 }
 
 const TOP_KEYS = new Set([
   'logRoot', 'nodeName', 'startAt', 'include', 'exclude', 'excludeSelf', 'maxRecordBytes', 'readBufferBytes', 'maxInflightBytes',
   'rescanIntervalMs', 'pollIntervalMs', 'rotatedCloseAfterMs', 'fingerprintBytes', 'checkpointDir', 'checkpointIntervalMs', 'batch',
-  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server',
+  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics',
 ]);
 
 function camel(k: string): string {
@@ -220,9 +225,10 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
   const include = selectors('include', c['include']);
   createFilter([...include, ...multiline], exclude); // throws SEXTANT_COLLECTOR_PATTERN_INVALID for a bad /regex/
   const maxRecordBytes = num('maxRecordBytes', c['maxRecordBytes'], 1 << 20, 16);
+  const nodeName = str('nodeName', c['nodeName'] ?? env['NODE_NAME'], hostname());
   return {
     logRoot: str('logRoot', c['logRoot'] ?? env['SEXTANT_LOG_ROOT'], '/var/log/pods'),
-    nodeName: str('nodeName', c['nodeName'] ?? env['NODE_NAME'], hostname()),
+    nodeName,
     startAt,
     include,
     exclude,
@@ -250,6 +256,7 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
     unhealthyForMs: num('unhealthyForMs', c['unhealthyForMs'], 5000, 0),
     multiline,
     server,
+    metrics: resolveMetricsConfig(c['metrics'], env, nodeName),
   };
 }
 
