@@ -1,6 +1,7 @@
 // Issue 6 acceptance "Metrics": host metrics read from a fixture /proc tree (exact values) and from the real /proc,
 // checked after an OTLP protobuf round trip (names, units, instruments, attributes).
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { mkdir, statfs } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ function roundTrip(rm: Parameters<typeof encodeMetricsRequest>[0]): FlatResource
   return rs[0];
 }
 
-test('host metrics from a fixture /proc and /sys: exact values, semconv names, units and attributes', async (t) => {
+void test('host metrics from a fixture /proc and /sys: exact values, semconv names, units and attributes', async (t: TestContext) => {
   const rootfs = await tempDir(t, 'sx-hostfs-');
   await mkdir(join(rootfs, 'var/lib/my data'), { recursive: true });
   const s = await scrapeHostMetrics({ procRoot: join(FIXTURES, 'proc'), sysRoot: join(FIXTURES, 'sys'), rootfs, nodeName: 'node-a', hostName: 'node-a' });
@@ -116,7 +117,7 @@ test('host metrics from a fixture /proc and /sys: exact values, semconv names, u
   t.assert.equal(s.points, [...r.metrics.values()].reduce((a, m) => a + m.points.length, 0));
 });
 
-test('host metrics from the real /proc: sane values', async (t) => {
+void test('host metrics from the real /proc: sane values', async (t: TestContext) => {
   const s = await scrapeHostMetrics({ procRoot: '/proc', sysRoot: '/sys', rootfs: '/', nodeName: 'node-a', hostName: 'node-a' });
   const r = roundTrip({ resourceMetrics: [s.resourceMetrics] });
   const cpuTotal = (r.metrics.get('system.cpu.time')?.points ?? []).reduce((a, p) => a + Number(p.value), 0);
@@ -130,7 +131,7 @@ test('host metrics from the real /proc: sane values', async (t) => {
   t.assert.ok(Number(pointValue(r, 'system.filesystem.limit', { 'system.filesystem.mountpoint': '/' })) > 0);
 });
 
-test('a /proc root that does not exist yields errors, not an exception', async (t) => {
+void test('a /proc root that does not exist yields errors, not an exception', async (t: TestContext) => {
   const d = await tempDir(t, 'sx-noproc-');
   const s = await scrapeHostMetrics({ procRoot: join(d, 'missing'), sysRoot: join(d, 'missing'), rootfs: undefined, nodeName: 'n', hostName: 'n' });
   t.assert.equal(s.points, 0);

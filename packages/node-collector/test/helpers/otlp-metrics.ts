@@ -1,7 +1,7 @@
 // Flattens a decoded OTLP metrics request for assertions: per resource, per metric name, its unit, instrument
 // kind and points (attributes as a plain record; as_int as bigint, as_double as number).
 import { decodeMetricsRequest, keyValueFromMessage } from '@sextant/otlp';
-import type { KeyValueMessage } from '@sextant/otlp';
+import type { KeyValueMessage, NumberDataPoint } from '@sextant/otlp';
 
 interface FlatPoint {
   attrs: Record<string, string>;
@@ -26,7 +26,7 @@ function plain(kvs: readonly KeyValueMessage[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of kvs) {
     const kv = keyValueFromMessage(m);
-    out[kv.key] = String(kv.value);
+    out[kv.key] = typeof kv.value === 'string' || typeof kv.value === 'number' || typeof kv.value === 'bigint' || typeof kv.value === 'boolean' ? String(kv.value) : JSON.stringify(kv.value);
   }
   return out;
 }
@@ -41,7 +41,7 @@ function flattenMetrics(body: Uint8Array): FlatResource[] {
       for (const m of sm.metrics) {
         let kind: FlatMetric['kind'] = 'other';
         let temporality: number | undefined;
-        let dps: { attributes: KeyValueMessage[]; value: { case: string | undefined; value?: number | bigint }; startTimeUnixNano: bigint; timeUnixNano: bigint }[] = [];
+        let dps: NumberDataPoint[] = [];
         if (m.data.case === 'sum') {
           kind = m.data.value.isMonotonic ? 'counter' : 'updowncounter';
           temporality = m.data.value.aggregationTemporality;
