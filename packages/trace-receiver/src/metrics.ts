@@ -19,6 +19,7 @@ interface ReceiverMetrics {
 interface GaugeSources {
   pendingBytes(): number;
   exportsInFlight(): number;
+  exported(): { requests: number; batches: number };
   metadataSynced(): boolean | undefined;
 }
 
@@ -47,6 +48,8 @@ function createReceiverMetrics(sources: () => GaugeSources | undefined): Receive
   };
   gauge('pending_bytes', 'Bytes accepted and not yet exported (without the queue: waiting + in flight; with it: queued).', (s) => s.pendingBytes());
   gauge('exports_in_flight', 'Exports to the backend in progress.', (s) => s.exportsInFlight());
+  gauge('exported_requests', 'Client requests delivered to the backend since start.', (s) => s.exported().requests);
+  gauge('export_batches', 'Exports that delivered them (without the queue, requests that arrive while every export is busy share one).', (s) => s.exported().batches);
   gauge('metadata_synced', '1 once the Kubernetes metadata cache has synced.', (s) => {
     const v = s.metadataSynced();
     return v === undefined ? undefined : v ? 1 : 0;

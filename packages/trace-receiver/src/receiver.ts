@@ -109,7 +109,7 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
   const metrics = createReceiverMetrics(() => {
     const f = forwarder;
     if (f === undefined) return undefined;
-    return { pendingBytes: () => f.stats().pendingBytes, exportsInFlight: () => f.stats().exportsInFlight, metadataSynced: () => metadata?.synced };
+    return { pendingBytes: () => f.stats().pendingBytes, exportsInFlight: () => f.stats().exportsInFlight, exported: () => f.stats().exported, metadataSynced: () => metadata?.synced };
   });
 
   const readiness = (): { ready: boolean; reason: string } => {
