@@ -5,7 +5,7 @@
 //   OTEL_RESOURCE_ATTRIBUTES=k8s.pod.uid=<uid>,k8s.container.name=checkout
 // (in a cluster the pod UID comes from the Downward API), so the trace receiver associates its spans
 // with the `checkout` pod. It prints `{"msg":"demo-app-ready"}`, then `{"spans":n}` every second,
-// and on SIGTERM flushes its spans and exits.
+// then `{"spans":n}` four times a second, and on SIGTERM flushes its spans and exits.
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -37,7 +37,7 @@ function checkout(): void {
 }
 
 const work = setInterval(checkout, Math.max(10, Math.round(1000 / perSecond)));
-const report = setInterval(() => process.stdout.write(`${JSON.stringify({ spans })}\n`), 1000);
+const report = setInterval(() => process.stdout.write(`${JSON.stringify({ spans })}\n`), 250);
 
 let stopping = false;
 function stop(): void {

@@ -1,6 +1,6 @@
 // `sextant demo`: the whole pipeline on this machine, with no cluster.
 //
-//   generator ─CRI files─► node-collector ─OTLP/HTTP─► enrichment ─OTLP/HTTP─► backend (OTLP/JSON files)
+//   generator ─CRI files─► node-collector (+ host metrics from /proc, /sys) ─OTLP/HTTP─► enrichment ─OTLP/HTTP─► backend (OTLP/JSON files)
 //   demo app (sdk-node) ─OTLP gRPC─► trace-receiver ─OTLP/HTTP─────────────────┘
 //   metadata: enrichment and trace-receiver read demo-data/objects.yaml (kube-metadata's file source)
 //
@@ -19,7 +19,6 @@ import { startChild } from './children.ts';
 import type { Child } from './children.ts';
 import { createLogGenerator } from './generator.ts';
 import type { GeneratorStats } from './generator.ts';
-import { createHostMetricsSender } from './hostmetrics.ts';
 import { demoObjectsPath, loadDemoPods } from './objects.ts';
 import { isReady, scrape, sum } from './scrape.ts';
 import { createTtyPainter, renderLine, renderTable } from './summary.ts';
@@ -154,7 +153,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   let tracesTelemetryPort: number | undefined;
   let spansSent = 0;
   let generator: ReturnType<typeof createLogGenerator> | undefined;
-  let hostMetrics: ReturnType<typeof createHostMetricsSender> | undefined;
   let exitCode = 0;
   let genStats: GeneratorStats | undefined;
 
@@ -173,7 +171,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       batchesRetried: sum(c, 'sextant_node_collector_batches_total', { result: 'retryable' }),
       enrichedRecords: en('enriched_records_total', { signal: 'logs' }),
       receivedRecords: en('received_records_total', { signal: 'logs' }),
-      metricPoints: en('received_records_total', { signal: 'metrics' }),
+      metricPoints: sum(c, 'sextant_node_collector_metric_points_total', { source: 'host' }),
       queueDepth: en('queue_depth'),
       misses: en('metadata_misses_total', { reason: 'not_found_after_wait' }) + en('metadata_misses_total', { reason: 'not_synced' }),
       spansSent,
@@ -255,6 +253,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       checkpoint_dir: join(state, 'checkpoints'),
       endpoints: [`127.0.0.1:${enrichmentPort}`],
       server: { host: '127.0.0.1', port: 0 },
+      // host metrics of this machine, read from /proc and /sys as the DaemonSet reads the node's
+      metrics: { interval_seconds: 2, host: { proc_root: '/proc', sys_root: '/sys', rootfs: '/' }, kubelet: false },
     }));
     const collector = await startChild({
       name: 'node-collector',
@@ -266,11 +266,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     children.push(collector.child);
     collectorPort = collector.info;
 
-    // the sources: kubelet-style log files, host metrics, the instrumented app
+    // the sources: kubelet-style log files and the instrumented app
     generator = createLogGenerator({ root: podsRoot, pods, rate: o.rate });
     await generator.start();
-    hostMetrics = createHostMetricsSender({ endpoint: `http://127.0.0.1:${enrichmentPort}`, nodeName: NODE_NAME, intervalMs: 2000 });
-    hostMetrics.start();
     const appPod = pods.find((p) => p.name.startsWith('checkout-')) ?? pods[0];
     const app = await startChild({
       name: 'demo-app',
@@ -316,7 +314,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
     // upstream first
     genStats = await generator.stop();
-    await hostMetrics.stop();
     await app.child.stop(10_000);
     // the collector stops reading at SIGTERM, so let it read every line first
     const cp = collectorPort;
@@ -339,7 +336,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } finally {
     if (ticker !== undefined) clearInterval(ticker);
     if (genStats === undefined && generator !== undefined) genStats = await generator.stop().catch(() => undefined);
-    await hostMetrics?.stop();
     await Promise.all(children.map((c) => c.stop(10_000)));
     await backend.shutdown();
     process.off('SIGINT', onSignal);
@@ -351,7 +347,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const b = backend.counts();
   const report = {
     generated: genStats ?? null,
-    hostMetricPointsAccepted: hostMetrics?.accepted() ?? 0,
     spansSentByApp: spansSent,
     backend: b,
     files: { logs: backend.fileOf('logs'), metrics: backend.fileOf('metrics'), traces: backend.fileOf('traces') },

@@ -34,7 +34,7 @@ export function renderTable(s: Snapshot, prev: Snapshot | undefined, out: string
     ['log records written (CRI)', s.recordsWritten, rate(s.recordsWritten, prev?.recordsWritten), `${fmt(s.linesWritten)} lines (P+F), ${fmt(s.rotations)} rotations`],
     ['collector records read', s.collectorRecords, rate(s.collectorRecords, prev?.collectorRecords), `${fmt(s.batchesAcked)} batches acked, ${fmt(s.batchesRetried)} retried`],
     ['enrichment records enriched', s.enrichedRecords, rate(s.enrichedRecords, prev?.enrichedRecords), `of ${fmt(s.receivedRecords)}; queue depth ${fmt(s.queueDepth)}, misses ${fmt(s.misses)}`],
-    ['host metric points', s.metricPoints, rate(s.metricPoints, prev?.metricPoints), ''],
+    ['host metric points (collector)', s.metricPoints, rate(s.metricPoints, prev?.metricPoints), ''],
     ['spans sent by the app', s.spansSent, rate(s.spansSent, prev?.spansSent), `${fmt(s.spansReceived)} received by trace-receiver`],
     ['backend (OTLP/JSON files)', s.backendLogs, '', `logs; ${fmt(s.backendMetrics)} metric points, ${fmt(s.backendSpans)} spans`],
   ];
