@@ -4,8 +4,8 @@
 //   DEMO_TRACES_ENDPOINT=http://127.0.0.1:<trace-receiver gRPC port>
 //   OTEL_RESOURCE_ATTRIBUTES=k8s.pod.uid=<uid>,k8s.container.name=checkout
 // (in a cluster the pod UID comes from the Downward API), so the trace receiver associates its spans
-// with the `checkout` pod. It prints `{"msg":"demo-app-ready"}`, then `{"spans":n}` every second,
-// then `{"spans":n}` four times a second, and on SIGTERM flushes its spans and exits.
+// with the `checkout` pod. It prints `{"msg":"demo-app-ready"}`, then `{"spans":n}` four times a
+// second, and on SIGTERM flushes its spans and exits.
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { NodeSDK } from '@opentelemetry/sdk-node';
