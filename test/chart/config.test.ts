@@ -49,6 +49,16 @@ void suite('chart ConfigMaps against the components config loaders', () => {
           // Logs off: nothing under /var/log/pods is mounted, and the collector is told to match no file.
           t.assert.deepStrictEqual(cfg.include, [{ namespace: '/^$/' }]);
         }
+        // Metrics: /proc and /sys are the DaemonSet's host mounts; the kubelet (only with a token) is the node's IP.
+        const metrics = resolveCollectorConfig(configOf(objects, 'node-collector'), { ...env, HOST_IP: '10.0.0.7' }).metrics;
+        const proc = mountPath(collector.template, 'host-proc');
+        t.assert.deepStrictEqual(
+          metrics === false ? false : metrics.host,
+          proc === undefined ? false : { procRoot: proc, sysRoot: mountPath(collector.template, 'host-sys'), rootfs: undefined },
+        );
+        const kubelet = metrics === false ? false : metrics.kubelet;
+        t.assert.equal(kubelet !== false, collector.template.spec.automountServiceAccountToken === true);
+        if (kubelet !== false) t.assert.equal(kubelet.endpoint, 'https://10.0.0.7:10250');
       }
 
       const enrichment = templates.get('enrichment');
