@@ -146,7 +146,6 @@ class TrackedFile {
   reading = false;
   again = false;
   lastGrowthMs = Date.now();
-  lastFpCheckMs = 0;
   deferredCopyOf: TrackedFile | undefined;
   deferredSince = 0;
   trunc: TruncSnapshot | undefined;
@@ -692,12 +691,6 @@ class Collector implements NodeCollector {
     const st = await fstatBig(fd);
     let size = Number(st.size);
     if (size < f.readOffset) this.onTruncated(f);
-    else if (f.fp.length === this.config.fingerprintBytes && Date.now() - f.lastFpCheckMs >= this.config.pollIntervalMs) {
-      // a copytruncate followed by more writes than we had read hides behind a larger size; the first bytes tell
-      f.lastFpCheckMs = Date.now();
-      const now = await this.readFp(fd, this.config.fingerprintBytes);
-      if (f.fd === fd && !now.equals(f.fp)) this.onTruncated(f);
-    }
     const emit = (r: ParsedRecord): void => this.addRecord(f, r);
     while (!this.stopping && f.fd === fd) {
       if (this.inflight >= this.config.maxInflightBytes) {
@@ -714,6 +707,12 @@ class Collector implements NodeCollector {
       let n: number;
       try {
         n = (await readP(fd, buf, 0, buf.length, f.readOffset)).bytesRead;
+        // A copytruncate followed by more writes than we had read hides behind a larger size, and what we just
+        // read would be the middle of the new content. The first bytes, checked after the read, tell.
+        if (n > 0 && f.fp.length > 0 && !(await this.readFp(fd, f.fp.length)).equals(f.fp)) {
+          if (f.fd === fd) this.onTruncated(f);
+          continue;
+        }
         if (n > 0) {
           const observed = BigInt(Date.now()) * 1_000_000n;
           f.parser.push(buf, n, f.readOffset, observed, emit);

@@ -13,7 +13,8 @@ async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(d, { recursive: true, force: true }));
+  // retried: a collector still shutting down may write its checkpoint file while the directory is removed
+  t.after(() => rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
   return d;
 }
 
