@@ -67,9 +67,7 @@ class Scraper implements MetricsScraper {
     this.exporter.start();
     const tick = (): void => {
       if (this.stopped) return;
-      this.scrapeOnce()
-        .catch((e: unknown) => this.log.warn({ err: e }, 'metrics scrape failed'))
-        .finally(() => undefined);
+      this.scrapeOnce().catch((e: unknown) => this.log.warn({ err: e }, 'metrics scrape failed'));
       this.timer = setTimeout(tick, this.m.intervalMs);
       this.timer.unref();
     };
