@@ -76,8 +76,11 @@ void test('real journal files from systemd-journal-remote are read with every fi
   // two files: even entries compressed (zstd), odd ones not; the reader merges them back into one ordered stream
   const zfile = join(root, MACHINE, 'system.journal');
   const plain = join(root, MACHINE, 'user-1000.journal');
-  writeJournal(zfile, written.filter((_, i) => i % 2 === 0), true);
-  writeJournal(plain, written.filter((_, i) => i % 2 === 1), false);
+  writeJournal(zfile, written.filter((_, i) => i % 2 === 0));
+  // and in the original (non-compact, 64-bit items, Jenkins hash) format
+  writeJournal(plain, written.filter((_, i) => i % 2 === 1), { compress: false, compact: false });
+  t.assert.equal((await readFile(zfile)).readUInt32LE(12) & 0x18, 0x18, 'compact + zstd');
+  t.assert.equal((await readFile(plain)).readUInt32LE(12) & 0x14, 0, 'neither compact nor keyed hash');
   // the compressed file really holds compressed DATA objects, the other does not
   t.assert.equal((await readFile(zfile)).includes(BIG), false);
   t.assert.equal((await readFile(plain)).includes(BIG), true);
@@ -209,7 +212,7 @@ void test('follow an ONLINE file, archiving and new files; a new source resumes 
   await rename(join(mdir, 'system.journal'), join(mdir, `system@${'ab'.repeat(16)}-0000000000000001-0005f3a1b2c3d4e5.journal`));
   live = liveJournal(join(mdir, 'system.journal'));
   live.write(batch(25));
-  writeJournal(join(mdir, 'user-1000.journal'), batch(15), false);
+  writeJournal(join(mdir, 'user-1000.journal'), batch(15), { compress: false });
 
   const b = makeSource();
   await b.start();

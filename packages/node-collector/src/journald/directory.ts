@@ -89,6 +89,7 @@ interface Tracked {
 }
 
 const LOOKAHEAD = 64;
+const MAX_BAD_RUN = 256;
 
 function isJournalName(n: string): boolean {
   return n.endsWith('.journal') || n.endsWith('.journal~');
@@ -318,6 +319,7 @@ class JournalDirectoryImpl implements JournalDirectory {
     if (t.failed !== undefined) return;
     // a spot that did not check out is retried only after the header was read again
     if (t.stuck > 0 && !refreshed) return;
+    let badRun = 0;
     while (t.lookahead.length < LOOKAHEAD && r.available > 0) {
       let res: NextResult;
       try {
@@ -330,6 +332,7 @@ class JournalDirectoryImpl implements JournalDirectory {
       }
       if (res.kind === 'entry') {
         t.stuck = 0;
+        badRun = 0;
         t.lookahead.push(res.entry);
         continue;
       }
@@ -342,6 +345,12 @@ class JournalDirectoryImpl implements JournalDirectory {
       this.st.skippedEntries[res.error.code] = (this.st.skippedEntries[res.error.code] ?? 0) + 1;
       t.stuck = 0;
       r.skip();
+      // a run of bad entries means the array itself is garbage (or n_entries is): stop rather than walk it all
+      if (++badRun >= MAX_BAD_RUN) {
+        this.fail(t, new JournalError('SEXTANT_COLLECTOR_JOURNAL_CORRUPT', `${r.path}: ${badRun} unreadable entries in a row before entry ${r.consumed}`));
+        return;
+      }
+      continue;
     }
     // a fully read archived file will not change again: release its descriptor (its inode stays known)
     if (r.available === 0 && r.header.state === 'archived' && t.lookahead.length === 0) {

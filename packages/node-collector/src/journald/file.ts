@@ -216,8 +216,9 @@ class JournalFileReader {
   }
 
   private async bytes(off: number, len: number): Promise<Buffer> {
-    if (this.arenaEnd() > this.size) {
-      throw new JournalError('SEXTANT_COLLECTOR_JOURNAL_TRUNCATED', `${this.path}: header_size + arena_size = ${this.arenaEnd()} but the file has ${this.size} bytes`);
+    // a file cut short (header_size + arena_size beyond its size) is read up to where it ends
+    if (off + len > this.size) {
+      throw new JournalError('SEXTANT_COLLECTOR_JOURNAL_TRUNCATED', `${this.path}: ${len} bytes at ${off} are past the end of the file (${this.size} bytes, arena ends at ${this.arenaEnd()})`);
     }
     if (len > 4 * CHUNK) {
       const b = Buffer.alloc(len);
