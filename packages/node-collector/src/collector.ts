@@ -19,7 +19,6 @@ import { collectorError } from './errors.ts';
 import { createExporter } from './exporter.ts';
 import type { Exporter, ExportResult } from './exporter.ts';
 import { createCollectorMetrics } from './metrics.ts';
-import { createMetricsScraper } from './telemetry/scraper.ts';
 import type { MetricsScraper } from './telemetry/scraper.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { FileParser } from './parser.ts';
@@ -169,7 +168,7 @@ class Collector implements NodeCollector {
   private readonly multilineRules: { sel: ReturnType<typeof compileSelector>; opts: MultilineOptions }[];
   private readonly store: CheckpointStore;
   private readonly exporter: Exporter;
-  private readonly metricsScraper: MetricsScraper | undefined;
+  private metricsScraper: MetricsScraper | undefined;
   private server: StatusServer | undefined;
   private saved = new Map<string, CheckpointEntry>();
   private readonly tracked = new Map<string, TrackedFile>();
@@ -210,7 +209,6 @@ class Collector implements NodeCollector {
       onAttempt: (r) => this.metrics.batchesSent.inc({ result: r }),
       onRetry: (reason) => this.metrics.exportRetries.inc({ reason }),
     });
-    if (config.metrics !== false) this.metricsScraper = createMetricsScraper(config, config.metrics, { logger: this.log, registry: this.metrics.registry });
     // two read buffers: one being filled while the other is parsed
     for (let i = 0; i < 2; i++) this.buffers.push(Buffer.allocUnsafe(config.readBufferBytes));
   }
@@ -250,7 +248,12 @@ class Collector implements NodeCollector {
       this.server = await startStatusServer(this.config.server, this.metrics.registry, () => this.ready);
     }
     this.exporter.start();
-    this.metricsScraper?.start();
+    if (this.config.metrics !== false) {
+      // loaded here, after the log files are open: the scraper imports @sextant/otlp (see encoder.ts)
+      const { createMetricsScraper } = await import('./telemetry/scraper.ts');
+      this.metricsScraper = createMetricsScraper(this.config, this.config.metrics, { logger: this.log, registry: this.metrics.registry });
+      this.metricsScraper.start();
+    }
     // checkpoints of files that no longer exist are forgotten
     for (const key of this.saved.keys()) if (!this.tracked.has(key)) this.store.delete(key);
     this.saved.clear();
