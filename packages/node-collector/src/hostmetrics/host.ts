@@ -7,6 +7,7 @@
 // interface as system.device, as that file does). Load average has no semconv metric; the names and unit are the
 // OTel Collector hostmetrics receiver's (system.cpu.load_average.1m, {thread}).
 import { readFile, readdir, statfs } from 'node:fs/promises';
+import type { BigIntStatsFs } from 'node:fs';
 import { join } from 'node:path';
 import { MetricSet, nowNs } from '../telemetry/build.ts';
 import type { ResourceMetricsInit } from '../telemetry/build.ts';
@@ -36,6 +37,28 @@ const SKIP_FS = new Set([
   'autofs', 'binfmt_misc', 'bpf', 'cgroup', 'cgroup2', 'configfs', 'debugfs', 'devpts', 'devtmpfs', 'fusectl', 'hugetlbfs',
   'mqueue', 'nsfs', 'overlay', 'proc', 'pstore', 'rpc_pipefs', 'securityfs', 'shm', 'squashfs', 'sysfs', 'tmpfs', 'tracefs', 'ramfs',
 ]);
+
+// statfs on a dead network mount blocks a libuv pool thread, and the log reader shares that pool: a mount whose
+// statfs has not answered within STATFS_TIMEOUT_MS is skipped (and reported) until that call returns.
+const STATFS_TIMEOUT_MS = 5000;
+const pendingStatfs = new Set<string>();
+
+async function statfsBounded(path: string): Promise<BigIntStatsFs | 'hung'> {
+  if (pendingStatfs.has(path)) return 'hung';
+  pendingStatfs.add(path);
+  const call = statfs(path, { bigint: true }).finally(() => pendingStatfs.delete(path));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), STATFS_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+    call.catch(() => undefined); // a late failure after the timeout is not unhandled
+  }
+}
 
 async function scrapeHostMetrics(o: HostMetricsOptions): Promise<HostScrape> {
   const errors: string[] = [];
@@ -134,7 +157,11 @@ async function scrapeHostMetrics(o: HostMetricsOptions): Promise<HostScrape> {
       if (SKIP_FS.has(m.type) || seen.has(m.mountpoint)) continue;
       seen.add(m.mountpoint);
       try {
-        const s = await statfs(join(o.rootfs, m.mountpoint), { bigint: true });
+        const s = await statfsBounded(join(o.rootfs, m.mountpoint));
+        if (s === 'hung') {
+          errors.push(`statfs ${m.mountpoint}: no answer within ${STATFS_TIMEOUT_MS} ms`);
+          continue;
+        }
         const a = { 'system.device': m.device, 'system.filesystem.mountpoint': m.mountpoint, 'system.filesystem.type': m.type, 'system.filesystem.mode': m.mode };
         add('system.filesystem.usage', 'updowncounter', 'By', (s.blocks - s.bfree) * s.bsize, { ...a, 'system.filesystem.state': 'used' });
         add('system.filesystem.usage', 'updowncounter', 'By', s.bavail * s.bsize, { ...a, 'system.filesystem.state': 'free' });
