@@ -3,6 +3,7 @@ export { createNodeCollector } from './collector.ts';
 export type { NodeCollector, CollectorOptions, FileStatus } from './collector.ts';
 export { resolveConfig, loadConfig } from './config.ts';
 export type { NodeCollectorConfig, ResolvedConfig, Selector, MultilineRule } from './config.ts';
+export type { MetricsConfig, ResolvedMetricsConfig } from './telemetry/config.ts';
 export { CollectorError, ERROR_CODES } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export { parseRfc3339Nano } from './timestamp.ts';
