@@ -184,6 +184,8 @@ async function drive(port: number, bodies: readonly Buffer[], untilMs: number): 
 
 interface Measured {
   name: string;
+  /** Requests the sink (backend) received per accepted client request. */
+  exportsPerRequest: number;
   records: number;
   wallSeconds: number;
   cpuSeconds: number;
@@ -192,18 +194,19 @@ interface Measured {
   rssBytes: number;
 }
 
-async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[]): Promise<Measured> {
+async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured> {
   const pid = proc.pid ?? 0;
   log(`${name}: warm-up 3 s`);
   await drive(port, bodies, Date.now() + 3000);
   const cpu0 = await cpuSeconds(pid);
+  const sink0 = sinkRequests();
   const t0 = performance.now();
   log(`${name}: measuring ${SECONDS} s with ${CONNECTIONS} connections`);
   const r = await drive(port, bodies, Date.now() + SECONDS * 1000);
   const wall = (performance.now() - t0) / 1000;
   const cpu = (await cpuSeconds(pid)) - cpu0;
   const rss = await rssBytes(pid);
-  return { name, records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss };
+  return { name, exportsPerRequest: (sinkRequests() - sink0) / Math.max(1, r.accepted), records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss };
 }
 
 function spawnLogged(cmd: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
@@ -287,7 +290,7 @@ try {
         const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
         return res?.status === 200;
       }, 120_000);
-      results.push(await measure('sextant enrichment', child, port, bodies));
+      results.push(await measure('sextant enrichment', child, port, bodies, sink.requests));
     } finally {
       await stop(child);
     }
@@ -325,7 +328,7 @@ try {
     const child = await spawnLogged(await otelcolBin(), [`--config=file:${config}`], join(dir, 'otelcol.log'), { ...process.env, KUBECONFIG: cluster.kubeconfigPath });
     try {
       await until('otelcol listening', () => portOpen(port), 120_000);
-      results.push(await measure('otelcol k8s_attributes', child, port, bodies));
+      results.push(await measure('otelcol k8s_attributes', child, port, bodies, sink.requests));
     } finally {
       await stop(child);
     }
@@ -338,10 +341,10 @@ try {
 const perCpu = (m: Measured): number => m.records / m.cpuSeconds;
 const rows = results.map((m) =>
   [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
-    String(Math.round(m.rssBytes / 1e6)).padStart(7), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
+    String(Math.round(m.rssBytes / 1e6)).padStart(7), m.exportsPerRequest.toFixed(2).padStart(11), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
 );
 process.stdout.write(`\nbench/enrichment: ${PODS} pods, ${RECORDS} records/request, ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}\n`);
-process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
+process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
 const [ours, theirs] = results;
 if (ours !== undefined && theirs !== undefined) process.stdout.write(`ratio (sextant / otelcol, records per CPU-second): ${(perCpu(ours) / perCpu(theirs)).toFixed(2)}x  (goal >= 4x)\n`);
 
