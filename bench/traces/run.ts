@@ -5,7 +5,7 @@
 // process (utime + stime from /proc/<pid>/stat over the measured window) and the ratio.
 //
 //   node bench/traces/run.ts [--seconds 15] [--pods 300] [--spans 100] [--streams 32] [--only sextant|otelcol]
-//                            [--rounds 3] [--export-concurrency 4] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
+//                            [--rounds 3] [--export-concurrency 2] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '4' },
     only: { type: 'string' },
     profile: { type: 'string' },
-    'export-concurrency': { type: 'string', default: '4' },
+    'export-concurrency': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
     'node-flags': { type: 'string', default: '' },
   },

@@ -70,9 +70,16 @@ const traceReceiverConfigSchema = defineConfig({
     enabled: s.boolean({ default: false, description: 'Durable queue: answer clients once spans are fsync\'d, export with retry. Off: clients get the backend\'s outcome (bounded in flight).' }),
     dir: s.string({ default: '/var/lib/sextant/traces-queue', description: 'Queue directory (a PVC).' }),
     maxBytes: s.bytes({ default: '1Gi', min: 1024 * 1024, description: 'Disk bound of the queue; when full, clients get RESOURCE_EXHAUSTED / 429 with a retry delay.' }),
+    exportConcurrency: s.number({ default: 8, integer: true, min: 1, max: 256, description: 'Queue items exported in parallel (one request each) by the export loop.' }),
   }),
   export: s.object({
-    concurrency: s.number({ default: 4, integer: true, min: 1, max: 256, description: 'Exports in flight.' }),
+    concurrency: s.number({
+      default: 2,
+      integer: true,
+      min: 1,
+      max: 256,
+      description: 'Without the queue: exports in flight. Requests arriving meanwhile are merged, so few large exports beat many small ones (bench/README.md "traces").',
+    }),
     maxBatchBytes: s.bytes({ default: '4Mi', min: 1024, description: 'Without the queue: requests that arrive while every export is busy are merged into one export of at most this size.' }),
     maxPendingBytes: s.bytes({ default: '64Mi', min: 1024, description: 'Without the queue: bytes waiting for or in export; above it clients get RESOURCE_EXHAUSTED with RetryInfo / 429.' }),
     retryAfterMs: s.duration({ default: '1s', description: 'Retry delay sent in RetryInfo / Retry-After.' }),

@@ -141,7 +141,7 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
           },
         },
         retry: createRetryPolicy({ initialMs: cfg.export.retryInitialMs, maxMs: cfg.export.retryMaxMs }),
-        concurrency: cfg.export.concurrency,
+        concurrency: cfg.queue.exportConcurrency,
         logger,
         metrics: metrics.metrics,
         name: 'traces-export',
