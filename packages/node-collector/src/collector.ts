@@ -20,6 +20,7 @@ import { createExporter } from './exporter.ts';
 import type { Exporter, ExportResult } from './exporter.ts';
 import { createCollectorMetrics } from './metrics.ts';
 import type { MetricsScraper } from './telemetry/scraper.ts';
+import type { JournaldSource } from './journald/source.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { FileParser } from './parser.ts';
 import type { MultilineOptions, ParsedRecord } from './parser.ts';
@@ -169,6 +170,7 @@ class Collector implements NodeCollector {
   private readonly store: CheckpointStore;
   private readonly exporter: Exporter;
   private metricsScraper: MetricsScraper | undefined;
+  private journald: JournaldSource | undefined;
   private server: StatusServer | undefined;
   private saved = new Map<string, CheckpointEntry>();
   private readonly tracked = new Map<string, TrackedFile>();
@@ -254,6 +256,23 @@ class Collector implements NodeCollector {
       this.metricsScraper = createMetricsScraper(this.config, this.config.metrics, { logger: this.log, registry: this.metrics.registry });
       this.metricsScraper.start();
     }
+    if (this.config.journald !== false) {
+      // the journal is read through the same exporter; its positions sit beside checkpoints.json (journald.json)
+      const j = this.config.journald;
+      const { createJournaldSource } = await import('./journald/source.ts');
+      const { registerJournaldMetrics } = await import('./journald/metrics.ts');
+      const source = createJournaldSource({
+        ...j,
+        checkpointDir: this.config.checkpointDir,
+        checkpointIntervalMs: this.config.checkpointIntervalMs,
+        shutdownTimeoutMs: this.shutdownTimeoutMs,
+        resource: { 'k8s.node.name': this.config.nodeName },
+        send: (body) => this.exporter.export(body),
+      });
+      this.journald = source;
+      registerJournaldMetrics(this.metrics.registry, () => source.stats());
+      await source.start();
+    }
     // checkpoints of files that no longer exist are forgotten
     for (const key of this.saved.keys()) if (!this.tracked.has(key)) this.store.delete(key);
     this.saved.clear();
@@ -276,6 +295,7 @@ class Collector implements NodeCollector {
     while (this.busy.size > 0) await Promise.allSettled([...this.busy]);
     for (const f of this.tracked.values()) this.cut(f);
     await this.waitSendsIdle(this.shutdownTimeoutMs);
+    await this.journald?.shutdown();
     await this.exporter.shutdown();
     for (const f of this.tracked.values()) this.saveCheckpoint(f);
     try {

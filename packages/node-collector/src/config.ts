@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { collectorError } from './errors.ts';
 import { createFilter } from './paths.ts';
+import { resolveJournaldConfig } from './journald/config.ts';
+import type { JournaldConfig, ResolvedJournaldConfig } from './journald/config.ts';
 import { resolveMetricsConfig } from './telemetry/config.ts';
 import type { MetricsConfig, ResolvedMetricsConfig } from './telemetry/config.ts';
 
@@ -83,6 +85,8 @@ interface NodeCollectorConfig {
   server?: { port?: number; host?: string } | false;
   /** Host and kubelet metrics sent to `/v1/metrics` (see src/telemetry/config.ts). Default: none. */
   metrics?: MetricsConfig;
+  /** The node's systemd journal, read from its files (see src/journald/config.ts). Default: off. */
+  journald?: JournaldConfig | boolean;
 }
 
 interface ResolvedConfig {
@@ -112,12 +116,13 @@ interface ResolvedConfig {
   multiline: MultilineRule[];
   server: { port: number; host: string } | false;
   metrics: ResolvedMetricsConfig | false;
+  journald: ResolvedJournaldConfig | false;
 }
 
 const TOP_KEYS = new Set([
   'logRoot', 'nodeName', 'startAt', 'include', 'exclude', 'excludeSelf', 'maxRecordBytes', 'readBufferBytes', 'maxInflightBytes',
   'rescanIntervalMs', 'pollIntervalMs', 'rotatedCloseAfterMs', 'fingerprintBytes', 'checkpointDir', 'checkpointIntervalMs', 'batch',
-  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics',
+  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics', 'journald',
 ]);
 
 function camel(k: string): string {
@@ -257,6 +262,7 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
     multiline,
     server,
     metrics: resolveMetricsConfig(c['metrics'], env, nodeName),
+    journald: resolveJournaldConfig(c['journald']),
   };
 }
 

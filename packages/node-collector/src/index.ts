@@ -9,3 +9,18 @@ export type { ErrorCode } from './errors.ts';
 export { parseRfc3339Nano } from './timestamp.ts';
 export { FileParser } from './parser.ts';
 export type { ParsedRecord, ParserHooks, ParserOptions, MultilineOptions, Stream, LogFormat } from './parser.ts';
+export { openJournalDirectory, openJournalFile, createJournaldSource, mapPriority, JournalError, JOURNAL_ERROR_CODES } from './journald/index.ts';
+export type {
+  JournalEntry,
+  JournalHeader,
+  JournalDirectory,
+  JournalDirectoryOptions,
+  JournalStats,
+  JournalFileStatus,
+  FilePosition,
+  JournaldSource,
+  JournaldSourceOptions,
+  JournaldSourceStats,
+  JournalErrorCode,
+} from './journald/index.ts';
+export type { JournaldConfig } from './journald/config.ts';

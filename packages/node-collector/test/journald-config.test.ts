@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { CollectorError } from '../src/index.ts';
 import { resolveJournaldConfig } from '../src/journald/config.ts';
 import { registerJournaldMetrics } from '../src/journald/metrics.ts';
-import type { JournaldSourceStats } from '../src/journald/index.ts';
+import type { JournaldSourceStats } from '../src/index.ts';
 
 void test('journald section: off unless present, defaults, and invalid values named with a coded error', (t: TestContext) => {
   t.assert.equal(resolveJournaldConfig(undefined), false);

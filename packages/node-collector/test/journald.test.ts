@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { decodeLogsRequest } from '@sextant/otlp';
 import type { LogRecord } from '@sextant/otlp';
-import { openJournalDirectory, createJournaldSource, mapPriority } from '../src/journald/index.ts';
-import type { JournalEntry, JournalFileStatus } from '../src/journald/index.ts';
+import { createJournaldSource, createNodeCollector, mapPriority, openJournalDirectory } from '../src/index.ts';
+import type { JournalEntry, JournalFileStatus } from '../src/index.ts';
 import { resolveConfig } from '../src/config.ts';
 import { createExporter } from '../src/exporter.ts';
 import { liveJournal, writeJournal } from './fixtures/journal/tools.ts';
 import type { ExportEntry } from './fixtures/journal/tools.ts';
-import { tempDir, waitFor } from './helpers/util.ts';
+import { tempDir, testConfig, waitFor } from './helpers/util.ts';
 
 const MACHINE = '0123456789abcdef0123456789abcdef';
 const BOOTS = ['11'.repeat(16), '22'.repeat(16), '33'.repeat(16)];
@@ -316,4 +316,22 @@ void test('unit include/exclude filter and PRIORITY → OTel severity (data mode
     }
   }
   t.assert.equal(mapPriority(Buffer.from('3'))?.number, 17);
+});
+
+void test('the collector ships the journal when its journald section is on, through its exporter, with journald.json beside its checkpoints', async (t: TestContext) => {
+  const root = await tempDir(t, 'journald-collector-');
+  const logs = await tempDir(t, 'journald-collector-pods-');
+  const cp = await tempDir(t, 'journald-collector-cp-');
+  await mkdir(join(root, MACHINE));
+  writeJournal(join(root, MACHINE, 'system.journal'), Array.from({ length: 30 }, (_, i) => entry(i)));
+  const recv = await receiver(t);
+  const cfg = testConfig(logs, cp, [recv.endpoint], { journald: { dirs: [root], units: { exclude: ['b.service'] }, pollIntervalMs: 50 } });
+  const c = createNodeCollector(cfg);
+  await c.start();
+  await waitFor(() => recv.records.length >= 20, 10000, 'journal records');
+  await c.shutdown();
+  t.assert.deepStrictEqual(seqs(recv.records), Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 3 !== 1));
+  t.assert.equal(recv.resources[0]?.['k8s.node.name'], 'node-a');
+  t.assert.match(await readFile(join(cp, 'journald.json'), 'utf8'), /"seqnum":"30"/);
+  t.assert.match(await c.metrics.registry.metrics(), /sextant_node_collector_journald_filtered_total 10/);
 });
