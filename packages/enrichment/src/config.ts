@@ -70,6 +70,39 @@ const enrichmentConfigSchema = defineConfig({
     maxBackoff: s.duration({ default: '30s', description: 'Largest retry delay.' }),
     maxElapsed: s.duration({ optional: true, description: 'Dead-letter a batch retried this long; unset = retry forever (the queue holds).' }),
   }),
+  events: s.object({
+    enabled: s.boolean({ default: false, description: 'Ship Kubernetes events (events.k8s.io/v1) as log records; one replica (the Lease holder) ships. Needs metadata.source in-cluster or kubeconfig.' }),
+    namespaces: s.list(s.string(), { default: [], description: 'Namespaces to watch; empty = all namespaces.' }),
+    startFrom: s.enum(['all', 'now'] as const, { default: 'all', description: 'With no checkpoint on the Lease yet: ship the events that exist already (all) or only new ones (now).' }),
+    identity: s.optionalString({ description: 'Leader-election identity; default POD_NAME (else the host name) plus a random suffix.' }),
+    lease: s.object({
+      name: s.string({ default: 'sextant-events', description: 'Lease (coordination.k8s.io/v1) used for leader election and the checkpoint.' }),
+      namespace: s.optionalString({ description: 'Namespace of the Lease; default POD_NAMESPACE, else the ServiceAccount namespace, else default.' }),
+      duration: s.duration({ min: 1000, default: '15s', description: 'leaseDurationSeconds: a silent leader is replaced after this long.' }),
+      renewInterval: s.duration({ min: 100, default: '5s', description: 'How often the leader renews the Lease.' }),
+      renewDeadline: s.duration({ min: 100, default: '10s', description: 'The leader stops shipping when it could not renew for this long (below duration).' }),
+      retryInterval: s.duration({ min: 100, default: '2s', description: 'How often a follower checks the Lease.' }),
+    }),
+    batch: s.object({
+      maxEvents: s.number({ integer: true, min: 1, max: 10000, default: 500, description: 'Most events in one queue batch.' }),
+      maxWait: s.duration({ min: 10, default: '1s', description: 'How long an event waits for its batch (each batch also writes the checkpoint).' }),
+    }),
+    dedupeWindow: s.duration({ default: '1h', description: 'An event uid with an unchanged count is not shipped again within this window.' }),
+  }),
+  audit: s.object({
+    enabled: s.boolean({ default: false, description: 'Serve the API-server audit webhook (POST /v1/audit, audit.k8s.io/v1 EventList) on its own port.' }),
+    listen: s.object({
+      host: s.string({ default: '0.0.0.0', description: 'Audit webhook listen address.' }),
+      port: s.number({ integer: true, min: 0, max: 65535, default: 24322, description: 'Audit webhook port; 0 picks a free port.' }),
+    }),
+    token: s.secret({ description: 'Bearer token the API server must send (its webhook kubeconfig user token); inline, file:/path or env:NAME.' }),
+    tls: s.object({
+      certFile: s.optionalString({ description: 'Serving certificate (HTTPS).' }),
+      keyFile: s.optionalString({ description: 'Serving key.' }),
+      clientCaFile: s.optionalString({ description: 'CA of client certificates: with it, a client certificate is required (mTLS).' }),
+    }),
+    maxBodyBytes: s.bytes({ min: 1024, default: '64Mi', description: 'Largest audit batch body; above it 413.' }),
+  }),
   log: s.object({
     level: s.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, { default: 'info', description: 'Log level.' }),
   }),
@@ -94,6 +127,14 @@ function crossCheck(cfg: EnrichmentConfig): EnrichmentConfig {
   if (exp.protocol === 'file' && exp.path === undefined) issues.push('exporter.path: undefined is not a file path (required when exporter.protocol is file)');
   if (exp.protocol !== 'file' && exp.endpoint === undefined) issues.push(`exporter.endpoint: undefined is not a URL (required when exporter.protocol is ${exp.protocol})`);
   if (exp.protocol === 'otlp_grpc' && exp.compression === 'zstd') issues.push('exporter.compression: "zstd" is not one of gzip, none (for exporter.protocol otlp_grpc)');
+  const ev = cfg.events;
+  if (ev.enabled && md.source === 'file') issues.push('events.enabled: true needs the API server (metadata.source in-cluster or kubeconfig, not file)');
+  if (ev.lease.renewDeadline >= ev.lease.duration) issues.push(`events.lease.renewDeadline: ${ev.lease.renewDeadline} ms is not below events.lease.duration (${ev.lease.duration} ms); valid: shorter, so a leader stops before another may start`);
+  if (ev.lease.renewInterval >= ev.lease.renewDeadline) issues.push(`events.lease.renewInterval: ${ev.lease.renewInterval} ms is not below events.lease.renewDeadline (${ev.lease.renewDeadline} ms)`);
+  const au = cfg.audit;
+  if ((au.tls.certFile === undefined) !== (au.tls.keyFile === undefined)) issues.push('audit.tls: certFile and keyFile go together');
+  if (au.tls.clientCaFile !== undefined && au.tls.certFile === undefined) issues.push('audit.tls.clientCaFile: mTLS needs audit.tls.certFile and keyFile');
+  if (au.enabled && au.token === undefined && au.tls.clientCaFile === undefined) issues.push('audit.enabled: true needs audit.token or audit.tls.clientCaFile (the webhook never runs unauthenticated)');
   if (cfg.limits.maxDecodedBytes < cfg.limits.maxBodyBytes) {
     issues.push(`limits.maxDecodedBytes: ${cfg.limits.maxDecodedBytes} is below limits.maxBodyBytes (${cfg.limits.maxBodyBytes}); valid: at least that`);
   }

@@ -21,6 +21,9 @@ import { createExportComponent } from './export.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import { createServiceFromParts } from './service.ts';
 import type { EnrichmentService, MetadataComponent } from './service.ts';
+import { withSecuritySources } from './events/attach.ts';
+import type { EnrichmentServiceWithSources } from './events/attach.ts';
+import type { Queue } from '@sextant/pipeline';
 
 interface EnrichmentServiceOptions {
   /** Default: pino to stdout at config.log.level. */
@@ -45,7 +48,7 @@ function metadataComponent(cache: MetadataCache, log: Logger): MetadataComponent
  * The enrichment service of issue 5: OTLP/HTTP on :24321, pod metadata from the API server,
  * a durable queue, export to the backend. Throws a coded error when the config is invalid.
  */
-function createEnrichmentService(input: Record<string, unknown> | EnrichmentConfig = {}, options: EnrichmentServiceOptions = {}): EnrichmentService {
+function createEnrichmentService(input: Record<string, unknown> | EnrichmentConfig = {}, options: EnrichmentServiceOptions = {}): EnrichmentServiceWithSources {
   const config = resolveEnrichmentConfig(input);
   const logger = options.logger ?? createLogger({ level: config.log.level, name: 'enrichment' });
   let metrics: EnrichmentMetrics | undefined;
@@ -78,7 +81,8 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     onMiss: (reason) => metrics?.misses.inc({ reason }),
     onError: (err) => logger.warn({ err }, 'metadata watch error; retrying'),
   });
-  return createServiceFromParts<PodInfo>({
+  let queue: Queue | undefined;
+  const base: EnrichmentService = createServiceFromParts<PodInfo>({
     listen: config.listen,
     limits: config.limits,
     waitForPodMs: md.waitForPod,
@@ -90,13 +94,15 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
       signal === 'logs' ? encodeLogsRequest(decodeLogsRequestJson(body)) : encodeMetricsRequest(decodeMetricsRequestJson(body)),
     countRecords: (signal, body, indexes) => countRecords(signal, body, indexes),
     isDecodeError: (err) => err instanceof OtlpDecodeError,
-    openQueue: () => createDiskQueue({ dir: config.queue.dir, maxBytes: config.queue.maxBytes, logger }),
+    openQueue: async () => (queue = await createDiskQueue({ dir: config.queue.dir, maxBytes: config.queue.maxBytes, logger })),
     metadata: metadataComponent(cache, logger),
     createExporter: (queue, m) => createExportComponent(config, queue, m, logger),
     onMetrics: (m) => {
       metrics = m;
     },
   });
+  // Kubernetes events and the audit webhook (issue 10), when enabled.
+  return withSecuritySources(base, { config, logger, queue: () => queue, metrics: () => metrics?.base, pods: cache });
 }
 
 export { createEnrichmentService };

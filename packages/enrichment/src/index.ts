@@ -7,3 +7,5 @@ export type { EnrichmentConfig, LoadEnrichmentConfigOptions } from './config.ts'
 export { runEnrichment } from './main.ts';
 export { EnrichmentError, errorCodes } from './errors.ts';
 export type { EnrichmentErrorCode } from './errors.ts';
+export type { EnrichmentServiceWithSources } from './events/attach.ts';
+export type { EventsSource } from './events/source.ts';
