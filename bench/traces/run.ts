@@ -297,7 +297,8 @@ async function main(): Promise<void> {
       const m = await measure('sextant', sextant, sextantPort, bodies, sink);
       const text = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text();
       const gauge = (name: string): number => Number(new RegExp(`^sextant_traces_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      log(`sextant: ${gauge('exported_requests')} requests in ${gauge('export_batches')} exports`);
+      const assoc = /^sextant_traces_resources_total\{by="(\w+)"\} (\S+)$/gm;
+      log(`sextant: ${gauge('exported_requests')} requests in ${gauge('export_batches')} exports; resources by ${[...text.matchAll(assoc)].map((x) => `${x[1]}=${x[2]}`).join(' ')}`);
       await stop(sextant);
       return m;
     };
