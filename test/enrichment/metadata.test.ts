@@ -3,6 +3,7 @@
 // ServiceAccount token bound to a ClusterRole of get/list/watch on exactly the kinds it uses.
 import { after, before, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -225,6 +226,34 @@ void test('least privilege: the service\'s ServiceAccount can watch what it uses
   await t.assert.rejects(core.readNamespacedConfigMap({ namespace: NS, name: 'kube-root-ca.crt' }), (err: { code?: number }) => err.code === 403);
   await t.assert.rejects(core.createNamespacedPod({ namespace: NS, body: { metadata: { name: 'nope' }, spec: { containers: [{ name: 'a', image: 'a' }] } } }), (err: { code?: number }) => err.code === 403);
   t.assert.equal(await metric('sextant_enrichment_metadata_watch_errors_total'), 0, 'no watch was refused');
+});
+
+void test('bad input: each gets its 4xx with a google.rpc.Status, nothing reaches the backend, and the service keeps serving', async (t) => {
+  const good = logsRequest([{ attributes: [['k8s.namespace.name', NS], ['k8s.pod.name', 'debug']], bodies: Array.from({ length: 50 }, (_, i) => `bad-input probe ${i}`) }]);
+  const json = (text: string): Buffer => Buffer.from(text);
+  const cases: Array<[string, Record<string, string>, Uint8Array, number]> = [
+    ['oversized body (Content-Length above 16 MiB)', { 'content-type': 'application/x-protobuf' }, Buffer.alloc(17 * 1024 * 1024, 0x0a), 413],
+    ['gzip bomb (256 MiB of zeros, 250 KiB on the wire; the cap is 64 MiB)', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }), 413],
+    ['zstd bomb', { 'content-type': 'application/x-protobuf', 'content-encoding': 'zstd' }, zstdCompressSync(Buffer.alloc(256 * 1024 * 1024)), 413],
+    ['truncated protobuf', { 'content-type': 'application/x-protobuf' }, good.subarray(0, good.length - 11), 400],
+    ['wrong content type', { 'content-type': 'text/plain' }, json('hello'), 415],
+    ['unsupported encoding', { 'content-type': 'application/x-protobuf', 'content-encoding': 'br' }, good, 415],
+    ['JSON with wrong types', { 'content-type': 'application/json' }, json('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":{"not":"a number"}}]}]}]}'), 400],
+    ['JSON list where an object belongs', { 'content-type': 'application/json' }, json('{"resourceLogs":{"resource":1}}'), 400],
+  ];
+  for (const [name, headers, body, status] of cases) {
+    const res = await fetch(`${url}/v1/logs`, { method: 'POST', headers, body }).catch((err: unknown) => {
+      throw new Error(`${name}: ${(err as Error).message}`);
+    });
+    const answer = Buffer.from(await res.arrayBuffer());
+    t.assert.equal(res.status, status, name);
+    if (headers['content-type'] === 'application/json') t.assert.equal((JSON.parse(answer.toString()) as { code: number }).code, 3, name);
+    else t.assert.equal(answer[0], 0x08, `${name}: protobuf google.rpc.Status`);
+  }
+  t.assert.equal(await send([{ attributes: [['k8s.namespace.name', NS], ['k8s.pod.name', 'debug']], bodies: ['still serving'] }]), 200);
+  t.assert.equal((await exported('still serving')).attributes.get('service.name'), 'debug');
+  const lines = await backend.readOutput();
+  t.assert.equal(exportedResources(lines).some((r) => r.bodies.some((b) => b.startsWith('bad-input probe'))), false, 'no bad request reached the backend');
 });
 
 void test('timing, part 2: logs of the pod deleted a minute ago are still enriched (deleted-pod grace)', async (t) => {
