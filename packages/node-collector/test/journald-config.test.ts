@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { CollectorError } from '../src/index.ts';
+import { readFile } from 'node:fs/promises';
+import { CollectorError, JOURNAL_ERROR_CODES } from '../src/index.ts';
 import { resolveJournaldConfig } from '../src/journald/config.ts';
 import { registerJournaldMetrics } from '../src/journald/metrics.ts';
 import type { JournaldSourceStats } from '../src/index.ts';
@@ -51,4 +52,9 @@ void test('journald counters read the source stats at scrape time, with reasons'
   stats.entries = 12;
   text = await registry.metrics();
   t.assert.match(text, /sextant_node_collector_journald_entries_total 12/);
+});
+
+void test('every journald error code is documented in the package README', async (t: TestContext) => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  for (const code of JOURNAL_ERROR_CODES) t.assert.equal(readme.includes(`\`${code}\``), true, `${code} is documented`);
 });
