@@ -94,7 +94,7 @@ void test('TLS and mTLS on both receivers', async (t: TestContext) => {
   const pods = writePodsFile();
   const tls = { certFile: pki.certFile, keyFile: pki.keyFile, clientCaFile: pki.caFile };
   const receiver = createTraceReceiver(
-    { ...base(backend.endpoint, pods.path), grpc: { host: '127.0.0.1', port: 0, tls }, http: { host: '127.0.0.1', port: 0, tls: { certFile: pki.certFile, keyFile: pki.keyFile } } },
+    { ...base(backend.endpoint, pods.path), grpc: { host: '127.0.0.1', port: 0, tls }, http: { host: '127.0.0.1', port: 0, tls } },
     { logger: silentLogger() },
   );
   const ports = await receiver.start();
@@ -110,15 +110,20 @@ void test('TLS and mTLS on both receivers', async (t: TestContext) => {
   const noCert = createRawGrpcClient(ports.grpc!, '127.0.0.1', { tls: { ca: pki.ca } });
   t.after(() => noCert.close());
   await t.assert.rejects(noCert.exportTraces(traceRequest({}, 1)), 'a client without a certificate is refused');
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', ca: pki.ca, servername: 'localhost', localAddress: PODS.web.ip, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+  const post = (cert: { cert: Buffer; key: Buffer } | Record<string, never>): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', ca: pki.ca, servername: 'localhost', localAddress: PODS.web.ip, headers: { 'content-type': 'application/x-protobuf' }, ...cert },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(traceRequest({}, 3));
     });
-    req.on('error', reject);
-    req.end(traceRequest({}, 3));
-  });
-  t.assert.equal(status, 200, 'OTLP/HTTP over TLS');
+  t.assert.equal(await post({ cert: pki.clientCert, key: pki.clientKey }), 200, 'OTLP/HTTP over mTLS');
+  await t.assert.rejects(post({}), 'an HTTPS client without a certificate is refused');
   await backend.waitForSpans(5);
   for (const r of receivedResources(backend)) t.assert.equal(r['k8s.pod.name'], 'web', 'the peer address is the TLS connection\'s');
 });
