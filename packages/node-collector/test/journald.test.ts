@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { decodeLogsRequest } from '@sextant/otlp';
@@ -334,4 +334,47 @@ void test('the collector ships the journal when its journald section is on, thro
   t.assert.equal(recv.resources[0]?.['k8s.node.name'], 'node-a');
   t.assert.match(await readFile(join(cp, 'journald.json'), 'utf8'), /"seqnum":"30"/);
   t.assert.match(await c.metrics.registry.metrics(), /sextant_node_collector_journald_filtered_total 10/);
+});
+
+void test('archived files are released once read; a file seen before its header is written, a deleted file and a reused name are handled', async (t: TestContext) => {
+  const root = await tempDir(t, 'journald-lifecycle-');
+  const scratch = await tempDir(t, 'journald-lifecycle-src-');
+  const mdir = join(root, MACHINE);
+  await mkdir(mdir);
+  let next = 0;
+  const batch = (n: number): ExportEntry[] => Array.from({ length: n }, () => entry(next++));
+  // an archived file (state byte 2, as journald leaves it after rotation)
+  const archived = join(mdir, `system@${'cd'.repeat(16)}-0000000000000001-0005f3a1b2c3d4e5.journal`);
+  writeJournal(join(scratch, 'a.journal'), batch(20));
+  const a = await readFile(join(scratch, 'a.journal'));
+  a.writeUInt8(2, 16);
+  await writeFile(archived, a);
+  const d = await openJournalDirectory({ dirs: [root], pollIntervalMs: 20, rescanIntervalMs: 50 });
+  t.after(() => d.close());
+  const got: number[] = [];
+  const drain = async (until: number): Promise<void> => {
+    await waitFor(async () => {
+      for (const e of await d.read(1000)) got.push(Number(e.fields.get('SEQ')?.toString()));
+      return got.length >= until;
+    }, 10000, `${until} entries`);
+  };
+  await drain(20);
+  await waitFor(async () => (await d.read(1000)).length === 0 && d.files().some((f) => f.path === archived && !f.open), 5000, 'the archived file closed');
+
+  // a new file caught before its header exists, then written in place
+  const fresh = join(mdir, 'system.journal');
+  await writeFile(fresh, Buffer.alloc(0));
+  await waitFor(async () => (await d.read(1000)).length === 0 && (d.stats().fileErrors.SEXTANT_COLLECTOR_JOURNAL_NOT_JOURNAL ?? 0) >= 1, 5000, 'the empty file seen');
+  writeJournal(join(scratch, 'b.journal'), batch(10));
+  await writeFile(fresh, await readFile(join(scratch, 'b.journal')));
+  await drain(30);
+
+  // the archived file is deleted and a new one takes its name (and often its inode)
+  await rm(archived);
+  writeJournal(join(scratch, 'c.journal'), batch(5));
+  await writeFile(archived, await readFile(join(scratch, 'c.journal')));
+  await drain(35);
+  await new Promise((r) => setTimeout(r, 200));
+  for (const e of await d.read(1000)) got.push(Number(e.fields.get('SEQ')?.toString()));
+  t.assert.deepStrictEqual(got, Array.from({ length: 35 }, (_, i) => i));
 });

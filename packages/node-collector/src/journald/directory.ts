@@ -84,7 +84,14 @@ interface Tracked {
   failed: string | undefined;
   /** nEntries/arena when it failed: a failed file is tried again once its header changes. */
   failedSig: string;
-  seen: boolean;
+  /** Key of this file in byInode (its device:inode when last opened). */
+  byInodeKey: string;
+  /** size:mtime:ctime when closed or when it failed to open; a change makes the next scan look again. */
+  sig: string;
+  /** Not on disk at the last scan: closed once read to its end. */
+  gone: boolean;
+  /** `consumed` when the descriptor was released. */
+  closedAt: number;
   dirty: boolean;
 }
 
@@ -232,41 +239,67 @@ class JournalDirectoryImpl implements JournalDirectory {
         continue;
       }
       const devIno = `${s.dev}:${s.ino}`;
+      const sig = `${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
       const known = this.byInode.get(devIno);
       if (known !== undefined) {
-        known.path = p; // archived by rename: same inode, new name
-        ids.add(known.fileId);
-        continue;
+        // an open file, or a closed (read, archived) or unreadable one unchanged since: same inode, maybe a new name
+        if (known.reader !== undefined || known.sig === sig) {
+          known.path = p;
+          ids.add(known.fileId);
+          continue;
+        }
+        // changed since it was closed or failed to open (a header being written, or the inode reused): look again
+        this.byInode.delete(devIno);
       }
       let r: JournalFileReader;
       try {
         r = await openJournalFile(p, this.maxFieldBytes);
       } catch (e) {
-        // counted once per inode: remembered as a failed file so later scans do not count it again
+        // remembered with its stat signature: counted again only if the file changes and still fails
         const code = e instanceof JournalError ? e.code : 'io';
         this.countFileError(code);
-        const t: Tracked = { fileId: `invalid:${devIno}`, path: p, devIno, reader: undefined, lookahead: [], stuck: 0, stuckAt: 0, failed: String(e), failedSig: '', seen: true, dirty: false };
+        const t: Tracked = { fileId: `invalid:${devIno}`, path: p, devIno, byInodeKey: devIno, sig, reader: undefined, lookahead: [], stuck: 0, stuckAt: 0, failed: String(e), failedSig: '', gone: false, dirty: false, closedAt: 0 };
         this.byInode.set(devIno, t);
+        ids.add(t.fileId);
         continue;
       }
       const id = r.header.fileId;
       ids.add(id);
       const dup = this.byId.get(id);
-      if (dup !== undefined) {
+      if (dup !== undefined && dup.reader !== undefined) {
         // a copy of a file we read (same file_id): read once
         this.byInode.set(devIno, dup);
         await r.close();
         continue;
       }
+      if (dup !== undefined) {
+        // a file we read and closed, seen again (changed, or under another inode): continue where it was left
+        if (dup.byInodeKey !== devIno) this.byInode.delete(dup.byInodeKey);
+        dup.reader = r;
+        dup.path = p;
+        dup.devIno = devIno;
+        dup.byInodeKey = devIno;
+        dup.dirty = true;
+        dup.gone = false;
+        r.seekIndex(dup.closedAt);
+        this.byInode.set(devIno, dup);
+        continue;
+      }
       this.st.filesOpened++;
-      const t: Tracked = { fileId: id, path: p, devIno, reader: r, lookahead: [], stuck: 0, stuckAt: -1, failed: undefined, failedSig: '', seen: true, dirty: true };
+      const t: Tracked = { fileId: id, path: p, devIno, byInodeKey: devIno, sig, reader: r, lookahead: [], stuck: 0, stuckAt: -1, failed: undefined, failedSig: '', gone: false, dirty: true, closedAt: 0 };
       this.byId.set(id, t);
       this.byInode.set(devIno, t);
       await this.position(t, r);
     }
     this.lastScanIds = ids;
+    // files no longer on disk: closed ones are forgotten; open ones are read to their end, then closed (fill)
     for (const [devIno, t] of this.byInode) {
-      if (!ids.has(t.fileId) && t.reader === undefined && t.failed !== undefined) this.byInode.delete(devIno);
+      if (!ids.has(t.fileId) && t.reader === undefined) this.byInode.delete(devIno);
+    }
+    for (const [id, t] of this.byId) {
+      if (ids.has(id)) continue;
+      if (t.reader === undefined) this.byId.delete(id);
+      else t.gone = true;
     }
   }
 
@@ -352,9 +385,17 @@ class JournalDirectoryImpl implements JournalDirectory {
       }
       continue;
     }
-    // a fully read archived file will not change again: release its descriptor (its inode stays known)
-    if (r.available === 0 && r.header.state === 'archived' && t.lookahead.length === 0) {
+    // a fully read archived (or deleted) file will not change again: release its descriptor; its inode and
+    // position stay known, with a stat signature that tells a later change
+    if (r.available === 0 && t.lookahead.length === 0 && (r.header.state === 'archived' || t.gone)) {
       t.reader = undefined;
+      t.closedAt = r.consumed;
+      try {
+        const s = await stat(t.path, { bigint: true });
+        t.sig = `${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+      } catch {
+        t.sig = '';
+      }
       await r.close();
     }
   }
