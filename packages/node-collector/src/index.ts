@@ -11,6 +11,7 @@ export { FileParser } from './parser.ts';
 export type { ParsedRecord, ParserHooks, ParserOptions, MultilineOptions, Stream, LogFormat } from './parser.ts';
 export { openJournalDirectory, openJournalFile, createJournaldSource, mapPriority, JournalError, JOURNAL_ERROR_CODES } from './journald/index.ts';
 export type {
+  JournalFile,
   JournalEntry,
   JournalHeader,
   JournalDirectory,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { JournalError } from './errors.ts';
 import type { JournalErrorCode } from './errors.ts';
 import { openJournalFile } from './file.ts';
-import type { JournalEntry, JournalFileReader, NextResult, SkipReason } from './file.ts';
+import type { JournalEntry, JournalFile, NextResult, SkipReason } from './file.ts';
 
 /** Where to resume one file: entries below `index` are done, and the entry at index-1 has `seqnum`. */
 interface FilePosition {
@@ -76,7 +76,7 @@ interface Tracked {
   fileId: string;
   path: string;
   devIno: string;
-  reader: JournalFileReader | undefined;
+  reader: JournalFile | undefined;
   lookahead: JournalEntry[];
   /** Retries at the current position of an ONLINE file. */
   stuck: number;
@@ -251,7 +251,7 @@ class JournalDirectoryImpl implements JournalDirectory {
         // changed since it was closed or failed to open (a header being written, or the inode reused): look again
         this.byInode.delete(devIno);
       }
-      let r: JournalFileReader;
+      let r: JournalFile;
       try {
         r = await openJournalFile(p, this.maxFieldBytes);
       } catch (e) {
@@ -304,7 +304,7 @@ class JournalDirectoryImpl implements JournalDirectory {
   }
 
   /** Sets where a newly seen file starts: its saved position, its end (startAt end, at open only), or 0. */
-  private async position(t: Tracked, r: JournalFileReader): Promise<void> {
+  private async position(t: Tracked, r: JournalFile): Promise<void> {
     const saved = this.positions.get(t.fileId);
     if (saved === undefined) {
       if (this.initial && this.startAt === 'end') r.seekIndex(r.header.nEntries);
@@ -401,7 +401,7 @@ class JournalDirectoryImpl implements JournalDirectory {
   }
 
   /** An ONLINE file may be mid-write at this spot: true while it is worth retrying on a later refresh. */
-  private retryLater(t: Tracked, r: JournalFileReader): boolean {
+  private retryLater(t: Tracked, r: JournalFile): boolean {
     if (!this.follow) return false;
     if (t.stuckAt !== r.consumed) {
       t.stuckAt = r.consumed;

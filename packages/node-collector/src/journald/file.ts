@@ -149,6 +149,24 @@ interface FileReadHooks {
   onSkippedField(reason: SkipReason): void;
 }
 
+/** One open journal file, read entry by entry through its global entry array chain. */
+interface JournalFile {
+  readonly path: string;
+  /** As of the last refresh() (or open). */
+  readonly header: JournalHeader;
+  /** Entries below this index were returned or skipped. */
+  readonly consumed: number;
+  /** Entries the header knows and that were not consumed yet. */
+  readonly available: number;
+  /** Re-reads the header and size (after journald appended); drops cached bytes. */
+  refresh(): Promise<{ changed: boolean }>;
+  next(hooks: FileReadHooks): Promise<NextResult>;
+  peekSeqnum(): Promise<bigint | undefined>;
+  skip(): void;
+  seekIndex(index: number): void;
+  close(): Promise<void>;
+}
+
 /** Position in the global entry array chain, so each read continues where the last stopped. */
 interface ArrayCursor {
   off: number;
@@ -156,7 +174,7 @@ interface ArrayCursor {
   cap: number;
 }
 
-class JournalFileReader {
+class JournalFileReader implements JournalFile {
   readonly path: string;
   header: JournalHeader;
   size: number;
@@ -179,11 +197,6 @@ class JournalFileReader {
 
   get itemSize(): number {
     return this.header.compact ? 4 : 8;
-  }
-
-  async stat(): Promise<{ dev: bigint; ino: bigint }> {
-    const s = await this.fh.stat({ bigint: true });
-    return { dev: s.dev, ino: s.ino };
   }
 
   /** Re-reads the header and size; drops cached bytes (journald links new objects into older ones). */
@@ -432,7 +445,7 @@ class JournalFileReader {
 }
 
 /** Opens a journal file and checks its header. Throws JournalError (or the fs error) if it cannot be read. */
-async function openJournalFile(path: string, maxFieldBytes = 16 * 1024 * 1024): Promise<JournalFileReader> {
+async function openJournalFile(path: string, maxFieldBytes = 16 * 1024 * 1024): Promise<JournalFile> {
   const fh = await open(path, 'r');
   try {
     const b = Buffer.alloc(HEADER_READ);
@@ -447,4 +460,4 @@ async function openJournalFile(path: string, maxFieldBytes = 16 * 1024 * 1024): 
 }
 
 export { openJournalFile, cursorOf, parseHeader };
-export type { JournalFileReader, NextResult, JournalEntry, JournalHeader, JournalState, SkipReason, FileReadHooks };
+export type { JournalFile, NextResult, JournalEntry, JournalHeader, JournalState, SkipReason, FileReadHooks };

@@ -1,6 +1,6 @@
 // The journald source's public names (re-exported by the package's src/index.ts).
 export { openJournalFile } from './file.ts';
-export type { JournalEntry, JournalHeader, JournalState, SkipReason } from './file.ts';
+export type { JournalFile, JournalEntry, JournalHeader, JournalState, SkipReason, NextResult, FileReadHooks } from './file.ts';
 export { openJournalDirectory } from './directory.ts';
 export type { JournalDirectory, JournalDirectoryOptions, JournalStats, JournalFileStatus, FilePosition } from './directory.ts';
 export { createJournaldSource } from './source.ts';
