@@ -181,8 +181,10 @@ class JournaldSourceImpl implements JournaldSource {
         await this.waitFor(1000);
         continue;
       }
-      for (const e of entries) this.add(e);
-      if (enc.recordCount >= this.maxRecords || enc.byteLength >= this.maxBytes) this.cut();
+      for (const e of entries) {
+        this.add(e);
+        if (enc.recordCount >= this.maxRecords || enc.byteLength >= this.maxBytes) this.cut();
+      }
       if (entries.length > 0) continue;
       // nothing new: ship what waits once it is old enough, else sleep until the journal changes
       if (this.batchPositions.size > 0) {
