@@ -1,0 +1,178 @@
+// Acceptance (issue 10, audit webhook): the real kube-apiserver runs with an audit policy, a
+// webhook backend (--audit-webhook-config-file, kubeconfig format) pointing at the enrichment
+// service's POST /v1/audit with a bearer token, and a log backend (--audit-log-path) that serves as
+// the ground truth. ConfigMaps are created, changed and deleted while the service is SIGKILLed and
+// restarted on the same ports; every (auditID, stage) in the API server's own log file must reach
+// the backend (the real OTel Collector) at least once, with user, verb and object intact.
+import { ok as check } from 'node:assert/strict';
+import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { stringify as toYaml } from 'yaml';
+import { freePort, startCluster, startOtelCollector } from '@sextant/test-env';
+import { flatRecords, serviceProcess, until } from './helpers.ts';
+
+const KILLS = 2;
+
+interface AuditLine {
+  auditID: string;
+  stage: string;
+  verb: string;
+  user: { username: string; groups?: string[] };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
+}
+
+void test('audit webhook: API-server audit events reach the backend through kills, user/verb/object intact', { timeout: 420_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sextant-audit-e2e-'));
+  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  });
+  const backend = await startOtelCollector();
+  cleanups.push(() => backend.stop());
+
+  // The service first, on fixed ports: the API server's webhook must reach it from its first request.
+  const token = randomBytes(24).toString('hex');
+  await writeFile(join(dir, 'token'), `${token}\n`);
+  await writeFile(join(dir, 'objects.yaml'), 'apiVersion: v1\nkind: List\nitems: []\n');
+  // client-go sends a kubeconfig's token only over TLS (tools/clientcmd "only try to read the auth
+  // information if we are secure"), so the webhook serves HTTPS with a cert for 127.0.0.1.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'), '-days', '1', '-subj', '/CN=sextant-audit', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const port = await freePort();
+  const auditPort = await freePort();
+  const service = await serviceProcess(
+    dir,
+    'enrichment',
+    port,
+    {
+      metadata: { source: 'file', path: join(dir, 'objects.yaml') },
+      queue: { dir: join(dir, 'queue') },
+      exporter: { protocol: 'otlp_http', endpoint: backend.httpEndpoint, compression: 'gzip' },
+      export: { initialBackoff: '100ms', maxBackoff: '1s' },
+      audit: { enabled: true, listen: { host: '127.0.0.1', port: auditPort }, token: `file:${join(dir, 'token')}`, tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') } },
+    },
+    auditPort,
+  );
+  cleanups.push(() => service.kill());
+  await service.start();
+
+  await writeFile(
+    join(dir, 'policy.yaml'),
+    toYaml({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata' }] }),
+  );
+  await writeFile(
+    join(dir, 'webhook.kubeconfig'),
+    toYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'sextant', cluster: { server: `https://127.0.0.1:${auditPort}/v1/audit`, 'certificate-authority': join(dir, 'tls.crt') } }],
+      users: [{ name: 'kube-apiserver', user: { token } }],
+      contexts: [{ name: 'audit', context: { cluster: 'sextant', user: 'kube-apiserver' } }],
+      'current-context': 'audit',
+    }),
+  );
+  const auditLog = join(dir, 'audit.log');
+  const cluster = await startCluster({
+    extraApiServerArgs: [
+      `--audit-policy-file=${join(dir, 'policy.yaml')}`,
+      `--audit-log-path=${auditLog}`,
+      '--audit-log-format=json',
+      '--audit-log-mode=blocking',
+      `--audit-webhook-config-file=${join(dir, 'webhook.kubeconfig')}`,
+      '--audit-webhook-mode=batch',
+      '--audit-webhook-batch-max-wait=1s',
+      '--audit-webhook-batch-max-size=100',
+      // Retries: 5 attempts, waits of 5 s × 1.5^n (≈ 40 s in all), longer than a restart here
+      // (the default 10 s gives ≈ 80 s).
+      '--audit-webhook-initial-backoff=5s',
+      '--audit-webhook-version=audit.k8s.io/v1',
+    ],
+  });
+  cleanups.push(() => cluster.stop());
+  const core = cluster.adminClient.makeApiClient(CoreV1Api);
+  await cluster.createNamespace('audit-load');
+
+  // Load: create, change, delete ConfigMaps; the service is killed and restarted meanwhile.
+  let loadDone = false;
+  let ops = 0;
+  const load = (async () => {
+    for (let i = 0; !loadDone; i++) {
+      const name = `cm-${i}`;
+      await core.createNamespacedConfigMap({ namespace: 'audit-load', body: { metadata: { name }, data: { v: '1' } } });
+      await core.replaceNamespacedConfigMap({ name, namespace: 'audit-load', body: { metadata: { name }, data: { v: '2' } } });
+      await core.deleteNamespacedConfigMap({ name, namespace: 'audit-load' });
+      ops += 3;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const outages: string[] = [];
+  for (let k = 0; k < KILLS; k++) {
+    await new Promise((r) => setTimeout(r, 3000));
+    const down = new Date().toISOString();
+    await service.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    await service.start();
+    outages.push(`${down}..${new Date().toISOString()}`);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  loadDone = true;
+  await load;
+
+  // Ground truth: what the same API server wrote to its log file by now.
+  const truth = (await readFile(auditLog, 'utf8'))
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as AuditLine);
+  const want = new Map(truth.map((e) => [`${e.auditID}/${e.stage}`, e]));
+  check(want.size > ops, `the log file has more audit events (${want.size}) than the test made requests (${ops})`);
+
+  const seen = new Map<string, number>();
+  let missing: string[] = [];
+  await until(
+    'every audit event of the log file at the backend',
+    async () => {
+      seen.clear();
+      for (const r of flatRecords(await backend.readOutput())) {
+        if (r.scope !== 'sextant.k8s.audit') continue;
+        const key = `${r.attributes['k8s.audit.id']}/${r.attributes['k8s.audit.stage']}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+      missing = [...want.keys()].filter((k) => !seen.has(k));
+      return missing.length === 0 ? true : undefined;
+    },
+    120_000,
+    1000,
+  ).catch(() => undefined);
+  const dupes = [...seen.values()].filter((n) => n > 1).length;
+  t.diagnostic(`audit events in the API server's log file: ${want.size}; test requests: ${ops}; at the backend: ${seen.size} distinct, ${dupes} delivered more than once; kills: ${KILLS}`);
+  if (missing.length > 0) {
+    const times = missing.map((k) => want.get(k)).map((e) => `${(e as unknown as { stageTimestamp: string }).stageTimestamp} ${e?.verb} ${e?.objectRef?.resource}`).sort();
+    t.diagnostic(`outages: ${outages.join(', ')}; missing: ${times.slice(0, 10).join('; ')} … ${times.slice(-5).join('; ')}; data: ${cluster.dataDir}`);
+  }
+  t.assert.deepEqual(missing.slice(0, 20), [], `${missing.length} audit events of the log file never reached the backend`);
+
+  // user, verb and object intact: every ConfigMap event at the backend matches the log file's.
+  const records = flatRecords(await backend.readOutput()).filter((r) => r.attributes['k8s.audit.object_ref.namespace'] === 'audit-load');
+  const verbs = new Set<string>();
+  for (const r of records) {
+    const e = want.get(`${r.attributes['k8s.audit.id']}/${r.attributes['k8s.audit.stage']}`);
+    if (e === undefined) continue;
+    verbs.add(r.attributes['k8s.audit.verb'] ?? '');
+    t.assert.equal(r.attributes['k8s.audit.user.username'], e.user.username);
+    t.assert.equal(r.attributes['k8s.audit.user.groups'], (e.user.groups ?? []).join(','));
+    t.assert.equal(r.attributes['k8s.audit.verb'], e.verb);
+    t.assert.equal(r.attributes['k8s.audit.object_ref.resource'], e.objectRef?.resource);
+    t.assert.equal(r.attributes['k8s.audit.object_ref.name'], e.objectRef?.name);
+    t.assert.equal(r.attributes['k8s.audit.response_status.code'], String(e.responseStatus?.code));
+    const { kind: _k1, apiVersion: _a1, ...body } = JSON.parse(r.body) as Record<string, unknown>;
+    const { kind: _k2, apiVersion: _a2, ...line } = e as unknown as Record<string, unknown>;
+    t.assert.deepEqual(body, line, 'the body is the audit event as the API server sent it');
+  }
+  check(records.some((r) => r.attributes['k8s.audit.user.username'] === 'sextant-test-admin'), 'the admin user is named');
+  t.assert.deepEqual([...verbs].filter((v) => ['create', 'update', 'delete'].includes(v)).sort(), ['create', 'delete', 'update']);
+});
