@@ -363,7 +363,9 @@ class JournalFileReader implements JournalFile {
     for (let i = 0; i < n; i++) {
       const at = 64 + i * stride;
       const dOff = this.header.compact ? b.readUInt32LE(at) : Number(b.readBigUInt64LE(at));
-      const d = await this.data(dOff, hooks);
+      // most DATA objects (unit, host, pid…) repeat: a cache hit costs no await
+      const hit = this.dataCache.get(dOff);
+      const d = hit !== undefined ? hit : await this.data(dOff, hooks);
       if (d === null) {
         skippedFields++;
         continue;
