@@ -134,6 +134,7 @@ function crossCheck(cfg: EnrichmentConfig): EnrichmentConfig {
   const au = cfg.audit;
   if ((au.tls.certFile === undefined) !== (au.tls.keyFile === undefined)) issues.push('audit.tls: certFile and keyFile go together');
   if (au.tls.clientCaFile !== undefined && au.tls.certFile === undefined) issues.push('audit.tls.clientCaFile: mTLS needs audit.tls.certFile and keyFile');
+  if (au.token !== undefined && au.tls.certFile === undefined) issues.push('audit.token: a bearer token needs audit.tls.certFile and keyFile (the API server sends a kubeconfig token only over HTTPS)');
   if (au.enabled && au.token === undefined && au.tls.clientCaFile === undefined) issues.push('audit.enabled: true needs audit.token or audit.tls.clientCaFile (the webhook never runs unauthenticated)');
   if (cfg.limits.maxDecodedBytes < cfg.limits.maxBodyBytes) {
     issues.push(`limits.maxDecodedBytes: ${cfg.limits.maxDecodedBytes} is below limits.maxBodyBytes (${cfg.limits.maxBodyBytes}); valid: at least that`);
