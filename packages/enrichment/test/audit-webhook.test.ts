@@ -135,3 +135,54 @@ void test('audit webhook: answers 503 with Retry-After when the queue cannot sto
   t.assert.equal(res.status, 503);
   t.assert.equal(res.headers.get('retry-after'), '1');
 });
+
+void test('audit webhook: mTLS requires a client certificate signed by clientCaFile', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { readFile } = await import('node:fs/promises');
+  const https = await import('node:https');
+  const dir = await mkdtemp(join(tmpdir(), 'sextant-audit-mtls-'));
+  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=audit-ca');
+  ssl('req', '-x509', ...ec, '-keyout', 'server.key', '-out', 'server.crt', '-days', '1', '-subj', '/CN=sextant-audit', '-addext', 'subjectAltName=IP:127.0.0.1');
+  ssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=kube-apiserver');
+  ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1');
+  ssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-days', '1', '-subj', '/CN=intruder');
+  const queue = await createDiskQueue({ dir: join(dir, 'q'), maxBytes: 16 * 1024 * 1024 });
+  cleanups.push(() => queue.close());
+  const hook = await createAuditWebhook({
+    listen: { host: '127.0.0.1', port: 0 },
+    maxBodyBytes: 1024 * 1024,
+    tls: { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), clientCaFile: join(dir, 'ca.crt') },
+    enqueue: (payload) => queue.enqueue({ signal: 'logs', payload }),
+    logger: silentLogger(),
+  });
+  await hook.start();
+  cleanups.push(() => hook.shutdown());
+  const body = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event('m-1', 'ResponseComplete')] });
+  const ca = await readFile(join(dir, 'server.crt'));
+  const post = async (cert?: string): Promise<number | string> => {
+    const tlsOpts = cert === undefined ? {} : { cert: await readFile(join(dir, `${cert}.crt`)), key: await readFile(join(dir, `${cert}.key`)) };
+    return new Promise((resolve) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: hook.address()?.port, path: '/v1/audit', method: 'POST', ca, ...tlsOpts, agent: false, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? 'error'));
+      req.end(body);
+    });
+  };
+  t.assert.equal(await post('client'), 200, 'a client certificate from the CA');
+  t.assert.equal(typeof (await post()), 'string', 'no client certificate: the handshake fails');
+  t.assert.equal(typeof (await post('other')), 'string', 'a certificate from another CA: the handshake fails');
+  t.assert.equal(queue.stats().depth, 1, 'only the authenticated batch was stored');
+});
