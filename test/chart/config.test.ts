@@ -1,11 +1,18 @@
-// The chart's ConfigMaps are read by the components' own config loaders (strict: an unknown key fails), and the
-// ports and paths in them match the pod specs the chart renders beside them.
-import { suite, test } from 'node:test';
+// The chart's ConfigMaps are read from a file by the same loaders `sextant <component> --config` calls (strict: an
+// unknown key fails), with only the pod's downward-API environment, and the ports and paths in them match the pod
+// specs the chart renders beside them.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, suite, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { resolveEnrichmentConfig } from '@sextant/enrichment';
-import { resolveConfig as resolveCollectorConfig } from '@sextant/node-collector';
-import { resolveTraceReceiverConfig } from '@sextant/trace-receiver';
+import { loadEnrichmentConfig } from '@sextant/enrichment';
+import type { EnrichmentConfig } from '@sextant/enrichment';
+import { loadConfig as loadCollectorConfig } from '@sextant/node-collector';
+import type { ResolvedConfig } from '@sextant/node-collector';
+import { loadTraceReceiverConfigFile } from '@sextant/trace-receiver';
+import type { TraceReceiverConfig } from '@sextant/trace-receiver';
 import { SCENARIOS, find, podTemplates, renderScenario } from './chart.ts';
 import type { Obj, PodTemplate } from './chart.ts';
 
@@ -14,6 +21,32 @@ function configOf(objects: readonly Obj[], component: string): Record<string, un
   const text = (cm?.['data'] as Record<string, string> | undefined)?.['config.yaml'];
   if (text === undefined) throw new Error(`no config.yaml for ${component}`);
   return parseYaml(text) as Record<string, unknown>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sextant-chart-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+/** Writes the component's config.yaml as the pod sees it at /etc/sextant/config.yaml, and returns its path. */
+function configFile(objects: readonly Obj[], component: string): string {
+  const cm = find(objects, 'ConfigMap', component);
+  const text = (cm?.['data'] as Record<string, string> | undefined)?.['config.yaml'];
+  if (text === undefined) throw new Error(`no config.yaml for ${component}`);
+  const path = join(dir, `${component}-${files++}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+function loadEnrichment(objects: readonly Obj[], env: Record<string, string> = {}): EnrichmentConfig {
+  return loadEnrichmentConfig({ file: configFile(objects, 'enrichment'), env });
+}
+
+function loadTraceReceiver(objects: readonly Obj[], env: Record<string, string> = {}): TraceReceiverConfig {
+  return loadTraceReceiverConfigFile(configFile(objects, 'trace-receiver'), env);
+}
+
+function loadCollector(objects: readonly Obj[], env: Record<string, string>): Promise<ResolvedConfig> {
+  return loadCollectorConfig(configFile(objects, 'node-collector'), env);
 }
 
 function mountPath(template: PodTemplate, volume: string): string | undefined {
@@ -34,7 +67,7 @@ void suite('chart ConfigMaps against the components config loaders', () => {
 
       const collector = templates.get('node-collector');
       if (collector) {
-        const cfg = resolveCollectorConfig(configOf(objects, 'node-collector'), env);
+        const cfg = await loadCollector(objects, env);
         t.assert.deepStrictEqual(cfg.server, { port: containerPort(collector.template, 'metrics') ?? -1, host: '0.0.0.0' });
         t.assert.equal(cfg.checkpointDir, '/var/lib/sextant/checkpoints');
         t.assert.equal(cfg.service?.name, 'sx-sextant-enrichment-headless.sextant.svc.cluster.local');
@@ -50,7 +83,7 @@ void suite('chart ConfigMaps against the components config loaders', () => {
           t.assert.deepStrictEqual(cfg.include, [{ namespace: '/^$/' }]);
         }
         // Metrics: /proc and /sys are the DaemonSet's host mounts; the kubelet (only with a token) is the node's IP.
-        const metrics = resolveCollectorConfig(configOf(objects, 'node-collector'), { ...env, HOST_IP: '10.0.0.7' }).metrics;
+        const metrics = (await loadCollector(objects, { ...env, HOST_IP: '10.0.0.7' })).metrics;
         const proc = mountPath(collector.template, 'host-proc');
         t.assert.deepStrictEqual(
           metrics === false ? false : metrics.host,
@@ -63,7 +96,7 @@ void suite('chart ConfigMaps against the components config loaders', () => {
 
       const enrichment = templates.get('enrichment');
       if (enrichment) {
-        const cfg = resolveEnrichmentConfig(configOf(objects, 'enrichment'));
+        const cfg = loadEnrichment(objects, { POD_NAME: 'sx-sextant-enrichment-0', POD_NAMESPACE: 'sextant' });
         t.assert.equal(cfg.listen.port, containerPort(enrichment.template, 'otlp-http'));
         t.assert.equal(cfg.queue.dir, mountPath(enrichment.template, 'queue'));
         t.assert.equal(cfg.metadata.source, 'in-cluster');
@@ -71,11 +104,15 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         t.assert.equal(cfg.exporter.protocol, 'otlp_http');
         t.assert.equal(cfg.exporter.endpoint, 'https://otlp.example.com:443');
         t.assert.equal(cfg.queue.maxBytes, 9 * 1024 ** 3);
+        // events.enabled grants the events RBAC (the leader Role) and turns the events source on, or neither.
+        const eventsRbac = objects.some((o) => o.kind === 'Role' && o.metadata.name === 'sx-sextant-enrichment-events-leader');
+        t.assert.equal(cfg.events.enabled, eventsRbac);
+        if (cfg.events.enabled) t.assert.equal(cfg.events.lease.name, 'sx-sextant-enrichment-events');
       }
 
       const receiver = templates.get('trace-receiver');
       if (receiver) {
-        const cfg = resolveTraceReceiverConfig(configOf(objects, 'trace-receiver'));
+        const cfg = loadTraceReceiver(objects, { POD_NAME: 'sx-sextant-trace-receiver-abcde', POD_NAMESPACE: 'sextant' });
         t.assert.equal(cfg.grpc.enabled, containerPort(receiver.template, 'otlp-grpc') !== undefined);
         t.assert.equal(cfg.http.enabled, containerPort(receiver.template, 'otlp-http') !== undefined);
         if (cfg.grpc.enabled) t.assert.equal(cfg.grpc.port, containerPort(receiver.template, 'otlp-grpc'));
@@ -102,7 +139,7 @@ void suite('chart ConfigMaps against the components config loaders', () => {
     const fileMount = podTemplates(fileScenario).get('trace-receiver')?.template;
     t.assert.equal(fileMount && mountPath(fileMount, 'backend-credentials'), '/etc/sextant/backend');
     // The components accept both forms.
-    t.assert.doesNotThrow(() => resolveEnrichmentConfig(configOf(fileScenario, 'enrichment')));
-    t.assert.doesNotThrow(() => resolveTraceReceiverConfig(configOf(envScenario, 'trace-receiver')));
+    t.assert.doesNotThrow(() => loadEnrichment(fileScenario));
+    t.assert.doesNotThrow(() => loadTraceReceiver(envScenario, { SEXTANT_BACKEND_TOKEN: 't' }));
   });
 });
