@@ -3,7 +3,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, zstdCompress as zstdCb } from 'node:zlib';
+import { constants as zlibConstants, gzip as gzipCb, zstdCompress as zstdCb } from 'node:zlib';
 import { SextantError } from './errors.ts';
 import type { JsonValue } from './queue.ts';
 import type { TlsMaterial } from './tls.ts';
@@ -33,9 +33,10 @@ export type Compression = 'none' | 'gzip' | 'zstd';
 const gzip = promisify(gzipCb);
 const zstd = promisify(zstdCb);
 
-export async function compress(body: Uint8Array, c: Compression): Promise<Uint8Array> {
-  if (c === 'gzip') return gzip(body);
-  if (c === 'zstd') return zstd(body);
+/** `level` undefined = the codec's default (gzip 6, zstd 3). */
+export async function compress(body: Uint8Array, c: Compression, level?: number): Promise<Uint8Array> {
+  if (c === 'gzip') return level === undefined ? gzip(body) : gzip(body, { level });
+  if (c === 'zstd') return level === undefined ? zstd(body) : zstd(body, { params: { [zlibConstants.ZSTD_c_compressionLevel]: level } });
   return body;
 }
 

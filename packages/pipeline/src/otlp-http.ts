@@ -19,6 +19,8 @@ export interface OtlpHttpExporterOptions {
   headers?: Record<string, SecretSource | undefined>;
   /** Default `gzip`. */
   compression?: Compression;
+  /** Compression level; default the codec's own (gzip 6, zstd 3). */
+  compressionLevel?: number;
   /** Default 10000. */
   timeoutMs?: number;
   tls?: TlsOptions;
@@ -47,7 +49,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
       let res;
       try {
         const h = await headers();
-        const body = await compress(item.payload, compression);
+        const body = await compress(item.payload, compression, options.compressionLevel);
         const material = url.protocol === 'https:' ? await tls() : undefined;
         res = await client.post(url, body, {
           ...h,

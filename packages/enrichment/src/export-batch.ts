@@ -1,0 +1,109 @@
+// Merges queue items into fewer, larger export requests. OTLP Export*ServiceRequest messages are
+// `repeated Resource* = 1`, so the byte concatenation of requests of one signal is itself a valid
+// request: a batch costs one copy, no decoding. Items handed to export() while `maxInFlight` sends
+// are busy wait and leave together in the next send (up to `maxBytes`), the way coalesce.ts groups
+// ingest requests into one queue item. Every item of a send gets that send's result, so the export
+// loop still acks, retries or dead-letters per item (at-least-once is unchanged).
+// Why: per export, the HTTP client and the compressor have a fixed cost, and a larger body compresses
+// better and faster (32 merged 13 KB requests: gzip ratio 34:1 against 13:1 one by one). In the
+// steady-state benchmark ingest coalescing already fills the items (0.05 exports per client request
+// with or without this); it matters when the backend is slow or back from an outage and items pile
+// up: packages/enrichment/test/export-batch.test.ts drains 12 waiting items in far fewer requests.
+import type { ExportItem, ExportResult, Exporter } from '@sextant/pipeline';
+
+interface Waiting {
+  readonly item: ExportItem;
+  readonly resolve: (r: ExportResult) => void;
+}
+
+interface BatchingOptions {
+  /** Sends in flight to the backend. */
+  maxInFlight: number;
+  /** Largest merged payload; an item larger than this is sent alone. */
+  maxBytes: number;
+}
+
+function mergePayloads(items: readonly Waiting[]): Uint8Array {
+  if (items.length === 1) return items[0]?.item.payload ?? new Uint8Array(0);
+  let n = 0;
+  for (const w of items) n += w.item.payload.byteLength;
+  const out = Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const w of items) {
+    out.set(w.item.payload, at);
+    at += w.item.payload.byteLength;
+  }
+  return out;
+}
+
+function createBatchingExporter(inner: Exporter, options: BatchingOptions): Exporter {
+  const maxInFlight = Math.max(1, options.maxInFlight);
+  const pending = new Map<string, Waiting[]>(); // signal -> items waiting for a send slot
+  let inFlight = 0;
+  let scheduled = false;
+
+  const send = (batch: Waiting[], signal: string): void => {
+    inFlight++;
+    const first = batch[0]?.item;
+    const item: ExportItem = batch.length === 1 && first !== undefined ? first : { signal, payload: mergePayloads(batch) };
+    inner.export(item).then(
+      (r) => {
+        for (const w of batch) w.resolve(r);
+      },
+      (err: unknown) => {
+        const r: ExportResult = { kind: 'retryable', error: err instanceof Error ? err : new Error(String(err)) };
+        for (const w of batch) w.resolve(r);
+      },
+    ).finally(() => {
+      inFlight--;
+      pump();
+    });
+  };
+
+  // Takes up to maxBytes from the front of one signal's waiting list.
+  const take = (list: Waiting[]): Waiting[] => {
+    let bytes = 0;
+    let n = 0;
+    while (n < list.length) {
+      const size = list[n]?.item.payload.byteLength ?? 0;
+      if (n > 0 && bytes + size > options.maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    return list.splice(0, n);
+  };
+
+  function pump(): void {
+    for (const [signal, list] of pending) {
+      while (inFlight < maxInFlight && list.length > 0) send(take(list), signal);
+      if (list.length === 0) pending.delete(signal);
+      if (inFlight >= maxInFlight) return;
+    }
+  }
+
+  return {
+    name: inner.name,
+    export(item) {
+      return new Promise<ExportResult>((resolve) => {
+        let list = pending.get(item.signal);
+        if (list === undefined) {
+          list = [];
+          pending.set(item.signal, list);
+        }
+        list.push({ item, resolve });
+        // Items the export loop hands over in one turn go out together.
+        if (!scheduled) {
+          scheduled = true;
+          queueMicrotask(() => {
+            scheduled = false;
+            pump();
+          });
+        }
+      });
+    },
+    shutdown: () => inner.shutdown(),
+  };
+}
+
+export { createBatchingExporter };
+export type { BatchingOptions };

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { decodeLogsRequest } from '@sextant/otlp';
+import { createEnrichmentService } from '@sextant/enrichment';
+import { silentLogger } from '@sextant/pipeline';
+import { logsRequest, resourceAttrs, tempDir, waitUntil } from './helpers.ts';
+
+void test('queue items waiting for the backend leave merged in one export request, every record once', async (t) => {
+  // One cleanup, in reverse order of start (node:test runs after-hooks first-in first-out).
+  const cleanups: Array<() => Promise<void>> = [];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  const dir = await tempDir('sextant-export-batch-');
+  cleanups.push(() => dir.remove());
+  const objectsPath = join(dir.path, 'objects.json');
+  await writeFile(objectsPath, JSON.stringify({ kind: 'List', items: [] }));
+
+  // A backend that holds its first answer until the test releases it, so later items pile up.
+  const held: ServerResponse[] = [];
+  let holding = true;
+  const seen: string[] = [];
+  let requests = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
+      for (const attrs of resourceAttrs(decodeLogsRequest(body))) {
+        const seq = attrs.find(([k]) => k === 'test.seq')?.[1];
+        if (seq !== undefined) seen.push(seq);
+      }
+      if (holding) {
+        held.push(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+
+  const service = createEnrichmentService(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      metadata: { source: 'file', path: objectsPath, waitForPod: 10 },
+      queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
+      exporter: { protocol: 'otlp_http', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, compression: 'gzip' },
+      export: { concurrency: 1, initialBackoff: 50, maxBackoff: 200 },
+    },
+    { logger: silentLogger() },
+  );
+  cleanups.push(() => service.shutdown());
+  await service.start();
+  await waitUntil('ready', () => service.ready());
+  const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
+
+  const N = 12;
+  for (let i = 0; i < N; i++) {
+    // One at a time: each request is its own queue item (no ingest coalescing).
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: logsRequest([{ attributes: [['test.seq', String(i)]], records: 3 }]) });
+    t.assert.equal(res.status, 200);
+  }
+  await waitUntil('first export held', () => held.length === 1);
+  holding = false;
+  for (const res of held) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+
+  await waitUntil('every item exported', () => new Set(seen).size === N);
+  t.assert.deepEqual([...new Set(seen)].map(Number).sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i));
+  t.assert.equal(seen.length, N, 'no item sent twice when the backend accepts');
+  t.assert.equal(requests < N, true, `${N} queue items went out in ${requests} export requests`);
+});
