@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { suite, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { stringify } from 'yaml';
@@ -157,4 +157,34 @@ void suite('sextant <component> --config', () => {
     t.assert.equal(await noConfig.exited, 2);
     t.assert.match(noConfig.stderr(), /SEXTANT_CLI_USAGE: no --config <file> given/);
   });
+});
+
+void test('sextant version and help load no component package and not the demo (they are imported when their subcommand runs)', async (t: TestContext) => {
+  const dir = await tempDir(t);
+  // Records every module the process resolves, and prints the list on exit.
+  const hook = join(dir, 'record.mjs');
+  await writeFile(
+    hook,
+    `import { registerHooks } from 'node:module';
+const seen = [];
+registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
+process.on('exit', () => process.stderr.write(JSON.stringify(seen)));
+`,
+  );
+  const { commands } = await import('../src/commands.ts');
+  const { demoCommand } = await import('../src/demo/command.ts');
+  t.assert.equal(commands.get('demo')?.summary, demoCommand.summary);
+  for (const args of [['version'], ['help']]) {
+    const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    t.assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0, stderr);
+    const urls = JSON.parse(stderr) as string[];
+    t.assert.ok(urls.some((u) => u.endsWith('/packages/cli/src/commands.ts')), 'the hook saw the CLI load');
+    t.assert.deepStrictEqual(
+      urls.filter((u) => /\/packages\/(enrichment|trace-receiver|node-collector|pipeline)\/|\/src\/demo\/|@opentelemetry/.test(u)),
+      [],
+      `sextant ${args.join(' ')}`,
+    );
+  }
 });
