@@ -10,9 +10,13 @@ async function main(): Promise<void> {
   const config = await loadConfig(process.argv[2] ?? process.env['SEXTANT_CONFIG']);
   const collector = createNodeCollector(config, { logger: log });
   let stopping = false;
+  // The collector's own timers and watchers are unref'd (so a library user can exit); the daemon
+  // must not exit when idle, e.g. with the status server off and no file yet.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    clearInterval(keepAlive);
     log.info({ signal }, 'shutting down');
     collector.shutdown().then(
       () => process.exit(0),
