@@ -4,7 +4,7 @@
 // records per CPU-second of each server process (utime+stime from /proc/<pid>/stat) and the
 // ratio; then the heap of the enrichment service with 10,000 pods in its cache.
 //
-//   node bench/enrichment/run.ts [--seconds 20] [--connections 8] [--pods 1000] [--records 100] [--compression gzip|zstd|none]
+//   node bench/enrichment/run.ts [--seconds 20] [--connections 64] [--pods 1000] [--records 100] [--compression gzip|zstd|none]
 //                                [--heap-pods 10000] [--skip-heap] [--only sextant|otelcol] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -27,7 +27,7 @@ import type { BenchPod } from './objects.ts';
 const { values: opts } = parseArgs({
   options: {
     seconds: { type: 'string', default: '20' },
-    connections: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '64' },
     pods: { type: 'string', default: '1000' },
     records: { type: 'string', default: '100' },
     'heap-pods': { type: 'string', default: '10000' },
@@ -317,11 +317,14 @@ try {
             extract: { metadata },
             pod_association: [{ sources: [{ from: 'resource_attribute', name: 'k8s.pod.uid' }] }],
           },
+          // The batch processor, as production collector configs have it: without it the exporter
+          // sends one request per client request and, with 64 connections, its queue overflows (4xx).
+          batch: {},
         },
         exporters: { otlp_http: { endpoint: `http://127.0.0.1:${sink.port}`, compression: opts.compression } },
         service: {
           telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
-          pipelines: { logs: { receivers: ['otlp'], processors: ['k8s_attributes'], exporters: ['otlp_http'] } },
+          pipelines: { logs: { receivers: ['otlp'], processors: ['k8s_attributes', 'batch'], exporters: ['otlp_http'] } },
         },
       }),
     );
