@@ -22,7 +22,7 @@ void test('the daemon stays up while idle with the status server off, and SIGTER
   child.stdout.on('data', (d: string) => (out += d));
   const exited = once(child, 'exit');
   while (!out.includes('sextant-node-collector-ready') && child.exitCode === null) await sleep(50);
-  t.assert.ok(out.includes('sextant-node-collector-ready'), 'the collector started');
+  t.assert.equal(out.includes('sextant-node-collector-ready'), true, 'the collector started');
   await sleep(1500);
   t.assert.equal(child.exitCode, null, 'an idle collector must keep running');
   child.kill('SIGTERM');
