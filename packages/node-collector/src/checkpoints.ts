@@ -122,21 +122,26 @@ class FileCheckpointStore implements CheckpointStore {
 
   private async write(): Promise<void> {
     const body = JSON.stringify({ version: 1, files: [...this.entries.values()] });
-    const tmp = join(this.dir, `${FILE}.tmp`);
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, join(this.dir, FILE));
-    const dh = await open(this.dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await writeFileAtomic(this.dir, FILE, body);
+  }
+}
+
+/** Writes dir/name atomically and durably: temp file, fsync, rename, fsync of the directory (LESSONS.md "Checkpoints"). */
+async function writeFileAtomic(dir: string, name: string, body: string): Promise<void> {
+  const tmp = join(dir, `${name}.tmp`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(body, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }
 
@@ -144,5 +149,5 @@ function createCheckpointStore(dir: string, intervalMs: number, onWrite: (ok: bo
   return new FileCheckpointStore(dir, intervalMs, onWrite);
 }
 
-export { createCheckpointStore, checkpointKey };
+export { createCheckpointStore, checkpointKey, writeFileAtomic };
 export type { CheckpointStore, CheckpointEntry };

@@ -3,10 +3,11 @@
 // keyed by device + inode and byte offsets, which do not fit a journal (archiving renames, and a position is an
 // entry, not a byte), so this is a small store of its own, written the same way: temp file, fsync, rename, fsync
 // of the directory (ARCHITECTURE.md "Delivery contract" 3).
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FilePosition } from './directory.ts';
 import { JournalError } from './errors.ts';
+import { writeFileAtomic } from '../checkpoints.ts';
 
 const FILE = 'journald.json';
 
@@ -106,21 +107,7 @@ class FileJournalCheckpoint implements JournalCheckpoint {
   private async write(): Promise<void> {
     const files = [...this.entries.values()].map((e) => ({ fileId: e.fileId, index: e.index, seqnum: e.seqnum.toString(), cursor: e.cursor, path: e.path }));
     const body = JSON.stringify({ version: 1, cursor: this.last, files });
-    const tmp = join(this.dir, `${FILE}.tmp`);
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, join(this.dir, FILE));
-    const dh = await open(this.dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await writeFileAtomic(this.dir, FILE, body);
   }
 }
 
