@@ -7,12 +7,11 @@ import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile, open } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { stringify as toYaml } from 'yaml';
-import { REPO_ROOT, freePort, onProcessExit, startCluster, startOtelCollector } from '@sextant/test-env';
+import { REPO_ROOT, freePort, onProcessExit, startCluster, startOtelCollector, waitForPort } from '@sextant/test-env';
 import type { OtelCollector } from '@sextant/test-env';
 import { createRunningPod, kubeClients } from './kube.ts';
 import { logsRequest } from './otlp.ts';
@@ -22,25 +21,6 @@ const SENDERS = 4;
 const RECORDS_PER_BATCH = 50;
 // The backend is stopped at the 2nd kill and started again after the 4th restart.
 const BACKEND_DOWN = { atKill: 2, upAfterKill: 4 };
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-}
-
-async function waitPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await portOpen(port))) {
-    if (Date.now() > deadline) throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 void test('no loss: SIGKILL every few seconds, backend down for a while, full queue answers 429', { timeout: 360_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sextant-enrichment-noloss-'));
@@ -67,7 +47,7 @@ void test('no loss: SIGKILL every few seconds, backend down for a while, full qu
       service: { telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } }, pipelines: { logs: { receivers: ['otlp'], exporters: ['file'] } } },
     };
     backend = await startOtelCollector({ config: toYaml(config) });
-    await waitPort(backendPort, 30_000);
+    await waitForPort(backendPort, 30_000);
   };
   const stopBackend = async (): Promise<void> => {
     await backend?.stop();
@@ -101,7 +81,7 @@ void test('no loss: SIGKILL every few seconds, backend down for a while, full qu
     child = c;
     removeChildCleanup = onProcessExit(() => c.kill('SIGKILL'));
     // Start-up is seconds on a loaded 2-core machine (module loading), so wait for the port.
-    await waitPort(port, 60_000);
+    await waitForPort(port, 60_000);
   };
   const killChild = async (): Promise<void> => {
     const c = child;

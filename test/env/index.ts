@@ -7,6 +7,6 @@ export { analyzeNetworkPolicies, parseVerdictTable } from './cyclonus.ts';
 export type { AnalyzeOptions, Connection, ExternalPeer, PodPeer, Verdict } from './cyclonus.ts';
 export { otelcolBin, startOtelCollector } from './otelcol.ts';
 export type { OtelCollector, OtlpJsonLine, StartOtelCollectorOptions } from './otelcol.ts';
-export { freePort, onProcessExit } from './proc.ts';
+export { freePort, onProcessExit, waitForPort } from './proc.ts';
 export { CACHE_DIR, REPO_ROOT, TOOLS, ensureTool, toolPath } from './tools.ts';
 export type { EnsureResult, ToolName } from './tools.ts';
