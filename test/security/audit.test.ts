@@ -87,9 +87,10 @@ void test('audit webhook: API-server audit events reach the backend through kill
       '--audit-webhook-mode=batch',
       '--audit-webhook-batch-max-wait=1s',
       '--audit-webhook-batch-max-size=100',
-      // Retries: 5 attempts, waits of 5 s × 1.5^n (≈ 40 s in all), longer than a restart here
-      // (the default 10 s gives ≈ 80 s).
-      '--audit-webhook-initial-backoff=5s',
+      // Retries: 5 attempts, waits of 10 s × 1.5^n (≈ 80 s in all, the API server's default), far
+      // longer than a restart here; with 5 s (≈ 40 s) one loaded run in four ran out of retries and
+      // the API server itself dropped a batch.
+      '--audit-webhook-initial-backoff=10s',
       '--audit-webhook-version=audit.k8s.io/v1',
     ],
   });
