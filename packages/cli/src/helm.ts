@@ -33,6 +33,29 @@ export interface K8sObject {
 const repoChart = fileURLToPath(new URL('../../../deploy/helm/sextant', import.meta.url));
 
 /** The chart directory that `renderChart` uses for these options. */
+/** parseArgs options shared by the commands that render the chart (`privileges`, `networkpolicies`). */
+export const chartArgOptions = {
+  values: { type: 'string', short: 'f', multiple: true },
+  chart: { type: 'string' },
+  release: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** RenderOptions from the values of `chartArgOptions`. */
+export function renderOptionsFromArgs(
+  v: { values?: string[] | undefined; chart?: string | undefined; release?: string | undefined; namespace?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+): RenderOptions {
+  return {
+    valuesFiles: v.values ?? [],
+    env,
+    ...(v.chart !== undefined && { chart: v.chart }),
+    ...(v.release !== undefined && { release: v.release }),
+    ...(v.namespace !== undefined && { namespace: v.namespace }),
+  };
+}
+
 export function chartDir(opts: Pick<RenderOptions, 'chart' | 'env'> = {}): string {
   const env = opts.env ?? process.env;
   const dir = opts.chart ?? env['SEXTANT_CHART'] ?? repoChart;

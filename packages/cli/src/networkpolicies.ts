@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { CliError } from './errors.ts';
-import { renderChart } from './helm.ts';
-import type { K8sObject, RenderOptions } from './helm.ts';
+import { chartArgOptions, renderChart, renderOptionsFromArgs } from './helm.ts';
+import type { K8sObject } from './helm.ts';
 import type { CliIo, Command } from './io.ts';
 
 /** Labels that say "managed by Helm", which a plain manifest is not. */
@@ -48,12 +48,8 @@ export const networkPoliciesCommand: Command = {
       parsed = parseArgs({
         args: [...args],
         options: {
-          values: { type: 'string', short: 'f', multiple: true },
-          chart: { type: 'string' },
-          release: { type: 'string' },
-          namespace: { type: 'string', short: 'n' },
+          ...chartArgOptions,
           out: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
         },
         allowPositionals: false,
       });
@@ -65,13 +61,7 @@ export const networkPoliciesCommand: Command = {
       io.stdout(usage);
       return 0;
     }
-    const opts: RenderOptions = {
-      valuesFiles: v.values ?? [],
-      env: io.env,
-      ...(v.chart !== undefined && { chart: v.chart }),
-      ...(v.release !== undefined && { release: v.release }),
-      ...(v.namespace !== undefined && { namespace: v.namespace }),
-    };
+    const opts = renderOptionsFromArgs(v, io.env);
     const files = networkPolicyFiles(await renderChart(opts));
     if (v.out === undefined) {
       io.stdout(files.map((f) => f.content).join('---\n'));

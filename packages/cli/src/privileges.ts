@@ -2,8 +2,8 @@
 // (so it cannot disagree with what `helm install` would create), each with the feature that needs it.
 import { parseArgs } from 'node:util';
 import { CliError } from './errors.ts';
-import { renderChart } from './helm.ts';
-import type { K8sObject, RenderOptions } from './helm.ts';
+import { chartArgOptions, renderChart, renderOptionsFromArgs } from './helm.ts';
+import type { K8sObject } from './helm.ts';
 import type { CliIo, Command } from './io.ts';
 
 export type PrivilegeKind = 'user' | 'container' | 'hostPath' | 'token' | 'secret' | 'rbac' | 'network';
@@ -269,12 +269,8 @@ export const privilegesCommand: Command = {
       parsed = parseArgs({
         args: [...args],
         options: {
-          values: { type: 'string', short: 'f', multiple: true },
-          chart: { type: 'string' },
-          release: { type: 'string' },
-          namespace: { type: 'string', short: 'n' },
+          ...chartArgOptions,
           output: { type: 'string', short: 'o' },
-          help: { type: 'boolean', short: 'h' },
         },
         allowPositionals: false,
       });
@@ -288,13 +284,7 @@ export const privilegesCommand: Command = {
     }
     const output = v.output ?? 'table';
     if (output !== 'table' && output !== 'json') throw new CliError('SEXTANT_CLI_USAGE', `--output "${output}" is not one of table, json`);
-    const opts: RenderOptions = {
-      valuesFiles: v.values ?? [],
-      env: io.env,
-      ...(v.chart !== undefined && { chart: v.chart }),
-      ...(v.release !== undefined && { release: v.release }),
-      ...(v.namespace !== undefined && { namespace: v.namespace }),
-    };
+    const opts = renderOptionsFromArgs(v, io.env);
     const privileges = collectPrivileges(await renderChart(opts));
     io.stdout(output === 'json' ? `${JSON.stringify(privileges, null, 2)}\n` : formatPrivileges(privileges));
     return 0;
