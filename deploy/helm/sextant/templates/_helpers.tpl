@@ -50,9 +50,34 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- end -}}
 {{- end -}}
 
-{{/* sextant.collector.enabled: "true" when a pipeline that needs the node collector and enrichment (logs or metrics) is on. */}}
+{{/* sextant.collector.enabled: "true" when a source of the node collector is on (logs, metrics, journald, the audit log file); enrichment then runs too. */}}
 {{- define "sextant.collector.enabled" -}}
-{{- if or .Values.logs.enabled .Values.metrics.enabled -}}true{{- end -}}
+{{- if or .Values.logs.enabled .Values.metrics.enabled .Values.journald.enabled .Values.audit.logFile.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* sextant.enrichment.enabled: "true" when enrichment runs: for the node collector, or for the audit webhook alone. */}}
+{{- define "sextant.enrichment.enabled" -}}
+{{- if or (include "sextant.collector.enabled" .) .Values.audit.webhook.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* sextant.checkpoints.enabled: "true" when a collector source keeps read positions in the checkpoint hostPath (log offsets, the journal cursor, audit file offsets). */}}
+{{- define "sextant.checkpoints.enabled" -}}
+{{- if or .Values.logs.enabled .Values.journald.enabled .Values.audit.logFile.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* sextant.auditLog.dir: the directory of audit.logFile.path, mounted read-only at the same path (rotated files land beside the file). */}}
+{{- define "sextant.auditLog.dir" -}}
+{{- dir .Values.audit.logFile.path -}}
+{{- end -}}
+
+{{/* sextant.mtls.dir: where the mTLS Secret (tls.crt, tls.key, ca.crt) is mounted in the collectors and enrichment. */}}
+{{- define "sextant.mtls.dir" -}}
+/etc/sextant/mtls
+{{- end -}}
+
+{{/* sextant.enrichment.scheme: HTTP or HTTPS, the scheme of enrichment's port 24321 (HTTPS with mtlsSecret). */}}
+{{- define "sextant.enrichment.scheme" -}}
+{{- ternary "HTTPS" "HTTP" (ne .Values.mtlsSecret "") -}}
 {{- end -}}
 
 {{/* sextant.hostMetrics.enabled: "true" when host metrics (/proc, /sys) are collected. */}}
@@ -90,7 +115,7 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- printf "%s-trace-receiver" (include "sextant.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* sextant.collector.podSecurityContext: the collector preset's pod securityContext, overridden key by key by collector.podSecurityContext. */}}
+{{/* sextant.collector.podSecurityContext: the collector preset's pod securityContext (nonroot: plus the journal's group with journald), overridden key by key by collector.podSecurityContext. */}}
 {{- define "sextant.collector.podSecurityContext" -}}
 {{- $preset := dict -}}
 {{- if eq .Values.collector.securityPreset "root" -}}
@@ -98,7 +123,11 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- else -}}
 {{- $n := .Values.collector.nonroot -}}
 {{- $preset = dict "runAsUser" $n.runAsUser "runAsGroup" $n.runAsGroup "runAsNonRoot" true "seccompProfile" (dict "type" "RuntimeDefault") -}}
-{{- with $n.supplementalGroups }}{{- $_ := set $preset "supplementalGroups" . -}}{{- end -}}
+{{- $groups := $n.supplementalGroups | default list -}}
+{{- if and .Values.journald.enabled (not (has $n.journalGroup $groups)) -}}
+{{- $groups = append $groups $n.journalGroup -}}
+{{- end -}}
+{{- with $groups }}{{- $_ := set $preset "supplementalGroups" . -}}{{- end -}}
 {{- end -}}
 {{- toYaml (mergeOverwrite $preset (deepCopy .Values.collector.podSecurityContext)) -}}
 {{- end -}}
@@ -155,7 +184,7 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- define "sextant.mtls.volumeMount" -}}
 {{- if .Values.mtlsSecret }}
 - name: mtls
-  mountPath: /etc/sextant/mtls
+  mountPath: {{ include "sextant.mtls.dir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -167,7 +196,41 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
   secret:
     secretName: {{ .Values.mtlsSecret }}
     defaultMode: 0444
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      - key: ca.crt
+        path: ca.crt
 {{- end }}
+{{- end -}}
+
+{{/* sextant.auditWebhook.volume: the audit webhook's Secrets (token, serving certificate, client CA) projected read-only into /etc/sextant/audit. */}}
+{{- define "sextant.auditWebhook.volume" -}}
+{{- $w := .Values.audit.webhook -}}
+- name: audit-webhook
+  projected:
+    defaultMode: 0444
+    sources:
+      {{- if $w.tokenSecret.name }}
+      - secret:
+          name: {{ $w.tokenSecret.name }}
+          items:
+            - key: {{ $w.tokenSecret.key }}
+              path: token
+      {{- end }}
+      - secret:
+          name: {{ $w.tlsSecret }}
+          items:
+            - key: tls.crt
+              path: tls.crt
+            - key: tls.key
+              path: tls.key
+            {{- if $w.clientCertificate }}
+            - key: ca.crt
+              path: ca.crt
+            {{- end }}
 {{- end -}}
 
 {{/* sextant.backend.env: the backend credential as an env var from a Secret (backend.credentials.mountAs=env). */}}
@@ -218,8 +281,9 @@ helm.sh/chart: {{ include "sextant.chart" .ctx }}
 {{- define "sextant.backend.config" -}}
 {{- $b := .ctx.Values.backend -}}
 {{- $headers := deepCopy $b.headers -}}
-{{- if $b.credentials.secretName -}}
-{{- $_ := set $headers $b.credentials.header (ternary "env:SEXTANT_BACKEND_TOKEN" (printf "file:/etc/sextant/backend/%s" $b.credentials.secretKey) (eq $b.credentials.mountAs "env")) -}}
+{{- $token := ternary "env:SEXTANT_BACKEND_TOKEN" (printf "file:/etc/sextant/backend/%s" $b.credentials.secretKey) (eq $b.credentials.mountAs "env") -}}
+{{- if and $b.credentials.secretName (ne $b.type "splunk_hec") -}}
+{{- $_ := set $headers $b.credentials.header $token -}}
 {{- end -}}
 exporter:
   {{ .typeKey }}: {{ $b.type }}
@@ -231,6 +295,16 @@ exporter:
   {{- with $headers }}
   headers:
     {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if eq $b.type "splunk_hec" }}
+  # Splunk HEC: the token is sent as `Authorization: Splunk <token>`.
+  splunk:
+    token: {{ $token | quote }}
+    {{- range $k := list "index" "source" "sourcetype" }}
+    {{- with (get $b.splunk $k) }}
+    {{ $k }}: {{ . | quote }}
+    {{- end }}
+    {{- end }}
   {{- end }}
 {{- end -}}
 
@@ -299,11 +373,21 @@ exporter:
 
 {{/* sextant.validate: fails the render on value combinations the schema cannot express. */}}
 {{- define "sextant.validate" -}}
-{{- if and .Values.events.enabled (not (include "sextant.collector.enabled" .)) -}}
-{{- fail "events.enabled needs the enrichment service, which runs only when logs.enabled or metrics.enabled is true" -}}
+{{- if and .Values.events.enabled (not (include "sextant.enrichment.enabled" .)) -}}
+{{- fail "events.enabled needs the enrichment service, which runs only when logs.enabled, metrics.enabled, journald.enabled, audit.logFile.enabled or audit.webhook.enabled is true" -}}
 {{- end -}}
-{{- if and .Values.traces.enabled (eq .Values.backend.type "file") -}}
-{{- fail "backend.type file is not supported by the trace receiver (it exports with otlp_grpc or otlp_http); turn traces.enabled off or pick another type" -}}
+{{- if and .Values.traces.enabled (has .Values.backend.type (list "file" "splunk_hec")) -}}
+{{- fail (printf "backend.type %s is not supported by the trace receiver (it exports with otlp_grpc or otlp_http only); set traces.enabled=false and send traces to an OTLP endpoint from a second release (logs.enabled=false, metrics.enabled=false, traces.enabled=true), or pick another backend.type" .Values.backend.type) -}}
+{{- end -}}
+{{- if and (eq .Values.backend.type "splunk_hec") (not .Values.backend.credentials.secretName) -}}
+{{- fail "backend.type splunk_hec needs the HEC token: set backend.credentials.secretName (and secretKey) to a Secret holding the bare token" -}}
+{{- end -}}
+{{- $w := .Values.audit.webhook -}}
+{{- if and $w.enabled (not $w.tlsSecret) -}}
+{{- fail "audit.webhook.enabled needs audit.webhook.tlsSecret (a kubernetes.io/tls Secret): the webhook speaks HTTPS only" -}}
+{{- end -}}
+{{- if and $w.enabled (not $w.tokenSecret.name) (not $w.clientCertificate) -}}
+{{- fail "audit.webhook.enabled needs audit.webhook.tokenSecret.name or audit.webhook.clientCertificate=true: the webhook never runs unauthenticated" -}}
 {{- end -}}
 {{- if and .Values.traces.enabled (not .Values.traces.grpc.enabled) (not .Values.traces.http.enabled) -}}
 {{- fail "traces.enabled needs traces.grpc.enabled or traces.http.enabled" -}}
