@@ -28,6 +28,12 @@ import { compileSelector, createFilter, parseLogName, parsePodDir, selectorMatch
 import type { PodDir } from './paths.ts';
 import { startStatusServer } from './server.ts';
 import type { StatusServer } from './server.ts';
+import { createAuditBatchEncoder, loadAuditEncoder } from './auditlog/encoder.ts';
+import { registerAuditLogMetrics } from './auditlog/metrics.ts';
+import type { AuditLogMetrics } from './auditlog/metrics.ts';
+import { AuditLineParser, loadAuditMapping } from './auditlog/parser.ts';
+import { auditPathSpec } from './auditlog/paths.ts';
+import type { AuditPathSpec } from './auditlog/paths.ts';
 
 const openP = promisify(open);
 const closeP = promisify(close);
@@ -92,10 +98,16 @@ interface OpenBatch {
   timer: NodeJS.Timeout;
 }
 
+/** What the collector needs of a line parser: the pod-log FileParser or the audit log's AuditLineParser. */
+type LineParser = Pick<FileParser, 'push' | 'flush' | 'flushIdleGroups' | 'reset' | 'setResumeSkip' | 'skipMaskAt' | 'minPendingStart' | 'pendingBytes'>;
+
+/** A watched directory of log files: a container's directory of pod logs, or an API-server audit log's directory. */
 interface ContainerDir {
   path: string;
   pod: PodDir;
   container: string;
+  /** Set for an audit log directory (issue 10): which names to read, where files start, the line cap. */
+  audit?: { spec: AuditPathSpec; startAt: 'beginning' | 'end'; maxLineBytes: number } | undefined;
   watcher: FSWatcher | undefined;
   files: Map<string, TrackedFile>;
   multiline: MultilineOptions | undefined;
@@ -139,8 +151,10 @@ class TrackedFile {
   committedSkip = 0;
   generation = 0;
   fp: Buffer = Buffer.alloc(0);
-  parser: FileParser;
+  parser: LineParser;
   header: ResourceHeader;
+  /** A new batch encoder for this file's records (pod-log records or audit records). */
+  newBatch: () => BatchEncoder;
   batch: OpenBatch | undefined;
   pending: PendingBatch[] = [];
   reading = false;
@@ -149,7 +163,7 @@ class TrackedFile {
   deferredCopyOf: TrackedFile | undefined;
   deferredSince = 0;
   trunc: TruncSnapshot | undefined;
-  constructor(key: string, dev: string, ino: string, path: string, dir: ContainerDir, parser: FileParser, header: ResourceHeader) {
+  constructor(key: string, dev: string, ino: string, path: string, dir: ContainerDir, parser: LineParser, header: ResourceHeader, newBatch: () => BatchEncoder) {
     this.key = key;
     this.dev = dev;
     this.ino = ino;
@@ -157,6 +171,7 @@ class TrackedFile {
     this.dir = dir;
     this.parser = parser;
     this.header = header;
+    this.newBatch = newBatch;
   }
 }
 
@@ -171,6 +186,8 @@ class Collector implements NodeCollector {
   private readonly exporter: Exporter;
   private metricsScraper: MetricsScraper | undefined;
   private journald: JournaldSource | undefined;
+  private readonly auditDirs: ContainerDir[] = [];
+  private readonly auditMetrics: AuditLogMetrics | undefined;
   private server: StatusServer | undefined;
   private saved = new Map<string, CheckpointEntry>();
   private readonly tracked = new Map<string, TrackedFile>();
@@ -213,6 +230,25 @@ class Collector implements NodeCollector {
     });
     // two read buffers: one being filled while the other is parsed
     for (let i = 0; i < 2; i++) this.buffers.push(Buffer.allocUnsafe(config.readBufferBytes));
+    if (config.auditLog !== false) {
+      // each audit log path is tailed like a container directory holding one log file and its rotations
+      this.auditMetrics = registerAuditLogMetrics(this.metrics.registry);
+      for (const path of config.auditLog.paths) {
+        const spec = auditPathSpec(path);
+        this.auditDirs.push({
+          path: spec.dir,
+          pod: { namespace: '', pod: '', uid: '' },
+          container: '',
+          audit: { spec, startAt: config.auditLog.startAt, maxLineBytes: config.auditLog.maxLineBytes },
+          watcher: undefined,
+          files: new Map(),
+          multiline: undefined,
+          scanning: false,
+          scanAgain: false,
+          opening: Promise.resolve(),
+        });
+      }
+    }
   }
 
   statusAddress(): { host: string; port: number } | undefined {
@@ -242,8 +278,9 @@ class Collector implements NodeCollector {
     // files first: descriptors held early protect rotated files from deletion; encoder and server load after
     this.watchRoot();
     await this.scanRoot(true);
+    await this.scanAuditDirs(true);
     this.log.debug({ files: this.tracked.size, uptimeMs: Math.round(process.uptime() * 1000) }, 'files opened');
-    this.encoderReady = loadEncoder();
+    this.encoderReady = this.auditDirs.length === 0 ? loadEncoder() : Promise.all([loadEncoder(), loadAuditEncoder(), loadAuditMapping()]).then(() => undefined);
     await this.encoderReady;
     for (const f of this.tracked.values()) this.pump(f);
     if (this.config.server !== false) {
@@ -278,6 +315,7 @@ class Collector implements NodeCollector {
     this.saved.clear();
     this.store.schedule();
     this.timers.push(setInterval(() => this.track(this.scanRoot(false)), this.config.rescanIntervalMs));
+    if (this.auditDirs.length > 0) this.timers.push(setInterval(() => this.track(this.scanAuditDirs(false)), this.config.rescanIntervalMs));
     this.timers.push(setInterval(() => this.poll(), this.config.pollIntervalMs));
     for (const t of this.timers) t.unref();
     this.ready = true;
@@ -292,6 +330,10 @@ class Collector implements NodeCollector {
     await this.metricsScraper?.shutdown();
     this.rootWatcher?.close();
     for (const p of this.pods.values()) this.closePod(p);
+    for (const d of this.auditDirs) {
+      d.watcher?.close();
+      d.watcher = undefined;
+    }
     while (this.busy.size > 0) await Promise.allSettled([...this.busy]);
     for (const f of this.tracked.values()) this.cut(f);
     await this.waitSendsIdle(this.shutdownTimeoutMs);
@@ -376,6 +418,23 @@ class Collector implements NodeCollector {
     }
   }
 
+  /** Watches each audit log directory (again, if it was missing) and lists it. */
+  private async scanAuditDirs(startup: boolean): Promise<void> {
+    await Promise.all(
+      this.auditDirs.map((dir) => {
+        if (dir.watcher === undefined && !this.stopping) dir.watcher = this.safeWatch(dir.path, (type, fname) => this.onContainerEvent(dir, type, fname));
+        return this.scanContainer(dir, startup);
+      }),
+    );
+  }
+
+  /** The log file names of a directory: kubelet's `<n>.log[.<time>]`, or an audit log's name and its rotations. */
+  private logName(dir: ContainerDir, name: string): { restart: number; rotated: boolean } | undefined {
+    if (dir.audit === undefined) return parseLogName(name);
+    const m = dir.audit.spec.match(name);
+    return m === undefined ? undefined : { restart: 0, rotated: m.rotated };
+  }
+
   private closePod(p: PodDirState): void {
     p.watcher?.close();
     p.watcher = undefined;
@@ -440,7 +499,7 @@ class Collector implements NodeCollector {
     if (name !== null && name.endsWith('.gz')) return;
     // fast path: a new live file is opened at once, before the (slower) scan of the whole directory, because
     // under fast rotation it may be renamed and deleted soon (LESSONS.md "Rotation under load")
-    const ln = name !== null && type === 'rename' && f === undefined ? parseLogName(name) : undefined;
+    const ln = name !== null && type === 'rename' && f === undefined ? this.logName(dir, name) : undefined;
     if (name !== null && ln !== undefined && !ln.rotated) this.track(this.openFast(dir, name));
     this.track(this.scanContainer(dir, false));
   }
@@ -470,7 +529,7 @@ class Collector implements NodeCollector {
         }
         const found = new Map<string, TrackedFile>();
         for (const name of names) {
-          const ln = parseLogName(name);
+          const ln = this.logName(dir, name);
           if (ln === undefined) continue;
           const path = join(dir.path, name);
           let st: BigIntStats;
@@ -546,31 +605,7 @@ class Collector implements NodeCollector {
     }
     const size = Number(st.size);
     const fp = await this.readFp(fd, this.config.fingerprintBytes);
-    const m = parseLogName(path.slice(path.lastIndexOf('/') + 1));
-    const header = encodeResourceHeader(
-      {
-        'k8s.namespace.name': dir.pod.namespace,
-        'k8s.pod.name': dir.pod.pod,
-        'k8s.pod.uid': dir.pod.uid,
-        'k8s.container.name': dir.container,
-        'k8s.container.restart_count': m?.restart ?? 0,
-        'k8s.node.name': this.config.nodeName,
-        'log.file.path': path,
-      },
-      SCOPE_NAME,
-      SCOPE_VERSION,
-    );
-    const parser = new FileParser({
-      maxRecordBytes: this.config.maxRecordBytes,
-      multiline: dir.multiline,
-      hooks: {
-        onTruncated: () => this.metrics.truncatedRecords.inc(),
-        onSkippedBytes: (reason, n) => this.metrics.skippedBytes.inc({ reason }, n),
-        onParseError: (format) => this.metrics.parseErrors.inc({ format }),
-        onInvalidUtf8: () => this.metrics.invalidUtf8.inc(),
-      },
-    });
-    const f = new TrackedFile(key, String(st.dev), String(st.ino), path, dir, parser, header);
+    const f = dir.audit === undefined ? this.newPodFile(dir, path, key, st) : this.newAuditFile(dir, path, key, st);
     f.fd = fd;
     f.rotated = rotated;
     f.fp = fp;
@@ -612,7 +647,7 @@ class Collector implements NodeCollector {
         }
       }
     }
-    if (start === undefined) start = startup && this.config.startAt === 'end' ? size : 0;
+    if (start === undefined) start = startup && (dir.audit?.startAt ?? this.config.startAt) === 'end' ? size : 0;
     f.readOffset = readFrom ?? start;
     f.committedOffset = start;
     f.committedSkip = skip;
@@ -622,9 +657,60 @@ class Collector implements NodeCollector {
     this.metrics.filesDiscovered.inc();
     this.metrics.trackedFiles.set(this.tracked.size);
     this.metrics.openFiles.inc();
+    if (f.dir.audit !== undefined) this.auditMetrics?.openFiles.inc();
     this.saveCheckpoint(f);
     this.store.schedule();
     return f;
+  }
+
+  private newPodFile(dir: ContainerDir, path: string, key: string, st: BigIntStats): TrackedFile {
+    const m = parseLogName(path.slice(path.lastIndexOf('/') + 1));
+    const header = encodeResourceHeader(
+      {
+        'k8s.namespace.name': dir.pod.namespace,
+        'k8s.pod.name': dir.pod.pod,
+        'k8s.pod.uid': dir.pod.uid,
+        'k8s.container.name': dir.container,
+        'k8s.container.restart_count': m?.restart ?? 0,
+        'k8s.node.name': this.config.nodeName,
+        'log.file.path': path,
+      },
+      SCOPE_NAME,
+      SCOPE_VERSION,
+    );
+    const parser = new FileParser({
+      maxRecordBytes: this.config.maxRecordBytes,
+      multiline: dir.multiline,
+      hooks: {
+        onTruncated: () => this.metrics.truncatedRecords.inc(),
+        onSkippedBytes: (reason, n) => this.metrics.skippedBytes.inc({ reason }, n),
+        onParseError: (format) => this.metrics.parseErrors.inc({ format }),
+        onInvalidUtf8: () => this.metrics.invalidUtf8.inc(),
+      },
+    });
+    return new TrackedFile(key, String(st.dev), String(st.ino), path, dir, parser, header, () => createBatchEncoder(header));
+  }
+
+  /**
+   * An API-server audit log file: JSON lines, each an audit.k8s.io/v1 Event mapped as the enrichment audit webhook
+   * maps it. The resource names the API server (service.name, as the webhook sets it), the node and the file; it has
+   * no pod key, so enrichment passes it through without waiting for pod metadata.
+   */
+  private newAuditFile(dir: ContainerDir, path: string, key: string, st: BigIntStats): TrackedFile {
+    const header = encodeResourceHeader({ 'service.name': 'kube-apiserver', 'k8s.node.name': this.config.nodeName, 'log.file.path': path }, SCOPE_NAME, SCOPE_VERSION);
+    const am = this.auditMetrics;
+    let bad = 0;
+    const parser = new AuditLineParser(dir.audit?.maxLineBytes ?? this.config.maxRecordBytes, {
+      onLine: () => am?.lines.inc(),
+      onBadLine: (reason, detail, offset, bytes) => {
+        am?.badLines.inc({ reason });
+        if (reason === 'too_large') this.metrics.skippedBytes.inc({ reason: 'record_too_large' }, bytes);
+        // every bad line is counted; the first ones of a file, then one in 1000, are logged
+        if (bad++ < 10 || bad % 1000 === 0) this.log.warn({ path, offset, bytes, reason, detail, badLines: bad }, 'audit log line is not an audit.k8s.io/v1 Event; not shipped');
+      },
+    });
+    am?.files.inc();
+    return new TrackedFile(key, String(st.dev), String(st.ino), path, dir, parser, header, () => createAuditBatchEncoder(header));
   }
 
   /** Opens a closed file again; answers 'reused' when its inode now holds another file (other first bytes). */
@@ -660,6 +746,7 @@ class Collector implements NodeCollector {
     f.fd = fd;
     f.lastGrowthMs = Date.now();
     this.metrics.openFiles.inc();
+    if (f.dir.audit !== undefined) this.auditMetrics?.openFiles.inc();
     this.log.debug({ path: f.path, key: f.key, offset: f.readOffset, size: Number(st.size) }, 'reopened');
     return 'ok';
   }
@@ -669,6 +756,7 @@ class Collector implements NodeCollector {
     if (fd === undefined) return;
     f.fd = undefined;
     this.metrics.openFiles.dec();
+    if (f.dir.audit !== undefined) this.auditMetrics?.openFiles.dec();
     await closeP(fd).catch(() => undefined);
   }
 
@@ -798,7 +886,7 @@ class Collector implements NodeCollector {
       const timer = setTimeout(() => {
         if (f.batch === b) this.cut(f);
       }, this.config.batch.maxAgeMs);
-      b = { enc: createBatchEncoder(f.header), resume: f.committedOffset, skip: f.committedSkip, gen: f.generation, bytes: 0, timer };
+      b = { enc: f.newBatch(), resume: f.committedOffset, skip: f.committedSkip, gen: f.generation, bytes: 0, timer };
       f.batch = b;
     }
     const before = b.enc.bytes;
@@ -860,6 +948,7 @@ class Collector implements NodeCollector {
       this.metrics.dropped.inc({ reason: `rejected_${res.status}` }, b.records);
       this.log.error({ path: f.path, status: res.status, error: res.error, records: b.records }, 'enrichment refused a batch');
     }
+    if (f.dir.audit !== undefined) this.auditMetrics?.records.inc({ result: res.kind === 'failure' ? 'rejected' : 'ok' }, b.records);
     b.acked = true;
     this.inflight -= b.bytes;
     this.metrics.inflightBytes.set(this.inflight);

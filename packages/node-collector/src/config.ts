@@ -7,6 +7,8 @@ import { collectorError } from './errors.ts';
 import { createFilter } from './paths.ts';
 import { resolveJournaldConfig } from './journald/config.ts';
 import type { JournaldConfig, ResolvedJournaldConfig } from './journald/config.ts';
+import { resolveAuditLogConfig } from './auditlog/config.ts';
+import type { AuditLogConfig, ResolvedAuditLogConfig } from './auditlog/config.ts';
 import { resolveMetricsConfig } from './telemetry/config.ts';
 import type { MetricsConfig, ResolvedMetricsConfig } from './telemetry/config.ts';
 
@@ -87,6 +89,8 @@ interface NodeCollectorConfig {
   metrics?: MetricsConfig;
   /** The node's systemd journal, read from its files (see src/journald/config.ts). Default: off. */
   journald?: JournaldConfig | boolean;
+  /** API-server audit log files (--audit-log-path) on control-plane nodes (see src/auditlog/config.ts). Default: off. */
+  auditLog?: AuditLogConfig | boolean;
 }
 
 interface ResolvedConfig {
@@ -117,12 +121,13 @@ interface ResolvedConfig {
   server: { port: number; host: string } | false;
   metrics: ResolvedMetricsConfig | false;
   journald: ResolvedJournaldConfig | false;
+  auditLog: ResolvedAuditLogConfig | false;
 }
 
 const TOP_KEYS = new Set([
   'logRoot', 'nodeName', 'startAt', 'include', 'exclude', 'excludeSelf', 'maxRecordBytes', 'readBufferBytes', 'maxInflightBytes',
   'rescanIntervalMs', 'pollIntervalMs', 'rotatedCloseAfterMs', 'fingerprintBytes', 'checkpointDir', 'checkpointIntervalMs', 'batch',
-  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics', 'journald',
+  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics', 'journald', 'auditLog',
 ]);
 
 function camel(k: string): string {
@@ -263,6 +268,7 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
     server,
     metrics: resolveMetricsConfig(c['metrics'], env, nodeName),
     journald: resolveJournaldConfig(c['journald']),
+    auditLog: resolveAuditLogConfig(c['auditLog']),
   };
 }
 

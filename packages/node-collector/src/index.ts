@@ -25,3 +25,4 @@ export type {
   JournalErrorCode,
 } from './journald/index.ts';
 export type { JournaldConfig } from './journald/config.ts';
+export type { AuditLogConfig } from './auditlog/config.ts';

@@ -37,6 +37,17 @@ export type {
 export { rewriteResources, readResources, countRecords } from './splice.ts';
 export type { Signal, ResourceRewrite } from './splice.ts';
 export { createLogsEncoder } from './logs-encoder.ts';
+export {
+  AUDIT_SCOPE_NAME,
+  auditAttributes,
+  auditBody,
+  auditLogRecord,
+  auditSeverity,
+  checkAuditEvent,
+  checkEventList,
+  rfc3339ToUnixNano,
+} from './audit.ts';
+export type { AuditEvent, AuditLogRecord, AuditUser } from './audit.ts';
 export type { LogsEncoder, LogsEncoderOptions, LogRecordInput } from './logs-encoder.ts';
 export {
   stringKv,
