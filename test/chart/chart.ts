@@ -31,6 +31,7 @@ export interface Container {
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   securityContext?: Record<string, unknown>;
   readinessProbe?: { httpGet?: { scheme?: string } };
+  livenessProbe?: { httpGet?: { scheme?: string } };
 }
 
 export interface PodSpec {
@@ -41,7 +42,14 @@ export interface PodSpec {
   hostIPC?: boolean;
   securityContext?: Record<string, unknown>;
   containers: Container[];
-  volumes?: { name: string; hostPath?: { path: string; type?: string }; secret?: { secretName: string }; configMap?: { name: string } }[];
+  volumes?: {
+    name: string;
+    hostPath?: { path: string; type?: string };
+    secret?: { secretName: string };
+    configMap?: { name: string };
+    projected?: { sources?: { secret?: { name: string; items?: { key: string; path: string }[] } }[] };
+  }[];
+  tolerations?: Record<string, unknown>[];
   affinity?: Record<string, unknown>;
 }
 

@@ -7,18 +7,30 @@ import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { helm } from '@sextant/test-env';
 import { CHART_DIR, SCENARIOS, componentOf, find, podTemplates, render, renderScenario, scenarioFile } from './chart.ts';
-import type { Obj } from './chart.ts';
+import type { Container, Obj } from './chart.ts';
+
+/** The parsed config.yaml of a component's ConfigMap. */
+function configOf(objects: readonly Obj[], component: string): Record<string, unknown> {
+  const text = (find(objects, 'ConfigMap', component)?.['data'] as Record<string, string> | undefined)?.['config.yaml'];
+  if (text === undefined) throw new Error(`no config.yaml for ${component}`);
+  return parseYaml(text) as Record<string, unknown>;
+}
 
 const ALL_SCENARIOS = [
   'all-off-except-traces',
   'all-on',
+  'audit-file',
+  'audit-webhook',
   'collector-nonroot',
   'collector-root',
   'custom-ca',
+  'journald-nonroot',
+  'journald-root',
   'logs-only',
   'metrics-only',
   'mtls',
   'netpol-off',
+  'splunk-hec',
   'traces-only',
 ];
 
@@ -40,7 +52,16 @@ function summarize(objects: readonly Obj[]): Summary {
     for (const c of template.spec.containers) {
       for (const m of c.volumeMounts ?? []) {
         const v = template.spec.volumes?.find((x) => x.name === m.name);
-        const source = v?.hostPath ? `hostPath ${v.hostPath.path}` : v?.secret ? `secret ${v.secret.secretName}` : v?.configMap ? 'configMap' : m.name;
+        const projected = v?.projected?.sources?.map((x) => x.secret?.name ?? '?');
+        const source = v?.hostPath
+          ? `hostPath ${v.hostPath.path}`
+          : v?.secret
+            ? `secret ${v.secret.secretName}`
+            : v?.configMap
+              ? 'configMap'
+              : projected
+                ? `secrets ${projected.join(',')}`
+                : m.name;
         mounts.push(`${component} ${m.mountPath} ${m.readOnly === true ? 'ro' : 'rw'} <- ${source}`);
       }
       for (const p of c.ports ?? []) ports.push(`${component} ${p.name} ${p.containerPort}/${p.protocol}`);
@@ -75,15 +96,21 @@ const dashboard = ['ConfigMap/dashboard'];
 const kubeletKinds = ['ClusterRole/node-collector', 'ClusterRoleBinding/node-collector'];
 const eventsKinds = ['Role/enrichment-events-leader', 'RoleBinding/enrichment-events-leader'];
 const netpol = (...components: string[]): string[] => components.map((c) => `NetworkPolicy/${c}`);
+const monitors = ['PodMonitor/node-collector', 'ServiceMonitor/enrichment', 'ServiceMonitor/trace-receiver'];
 
 const collectorBaseMounts = ['node-collector /etc/sextant/config.yaml ro <- configMap', 'node-collector /tmp rw <- tmp'];
-const logsMounts = ['node-collector /var/lib/sextant/checkpoints rw <- hostPath /var/lib/sextant/checkpoints', 'node-collector /var/log/pods ro <- hostPath /var/log/pods'];
+const checkpointMount = ['node-collector /var/lib/sextant/checkpoints rw <- hostPath /var/lib/sextant/checkpoints'];
+const logsMounts = [...checkpointMount, 'node-collector /var/log/pods ro <- hostPath /var/log/pods'];
+const journalMounts = ['node-collector /run/log/journal ro <- hostPath /run/log/journal', 'node-collector /var/log/journal ro <- hostPath /var/log/journal'];
+const auditFileMounts = ['node-collector /var/log/kubernetes/audit ro <- hostPath /var/log/kubernetes/audit'];
+const auditWebhookMounts = ['enrichment /etc/sextant/audit ro <- secrets sextant-audit-token,sextant-audit-tls'];
 const hostMounts = ['node-collector /host/proc ro <- hostPath /proc', 'node-collector /host/sys ro <- hostPath /sys'];
 const enrichmentMounts = ['enrichment /etc/sextant/config.yaml ro <- configMap', 'enrichment /tmp rw <- tmp', 'enrichment /var/lib/sextant/queue rw <- queue'];
 const traceMounts = ['trace-receiver /etc/sextant/config.yaml ro <- configMap', 'trace-receiver /tmp rw <- tmp'];
 
 const collectorPorts = ['node-collector metrics 2020/TCP'];
 const enrichmentPorts = ['enrichment otlp-http 24321/TCP', 'Service/enrichment otlp-http 24321', 'Service/enrichment-headless otlp-http 24321'];
+const auditWebhookPorts = ['enrichment audit 24322/TCP', 'Service/enrichment audit 24322'];
 const tracePorts = (grpc: boolean, http: boolean): string[] => [
   ...(grpc ? ['trace-receiver otlp-grpc 4317/TCP', 'Service/trace-receiver otlp-grpc 4317'] : []),
   ...(http ? ['trace-receiver otlp-http 4318/TCP', 'Service/trace-receiver otlp-http 4318'] : []),
@@ -127,7 +154,7 @@ const expected: Record<string, Summary> = {
       traceKinds,
       dashboard,
       netpol('node-collector', 'enrichment', 'trace-receiver'),
-      ['PodMonitor/node-collector', 'ServiceMonitor/enrichment', 'ServiceMonitor/trace-receiver'],
+      monitors,
     ),
     mounts: sorted(collectorBaseMounts, logsMounts, hostMounts, enrichmentMounts, traceMounts),
     ports: sorted(collectorPorts, enrichmentPorts, tracePorts(true, true)),
@@ -159,7 +186,30 @@ expected['custom-ca'] = {
 };
 expected['mtls'] = {
   ...defaults,
+  kinds: sorted(defaults.kinds, monitors),
   mounts: sorted(defaults.mounts, ['node-collector', 'enrichment'].map((c) => `${c} /etc/sextant/mtls ro <- secret sextant-mtls`)),
+};
+// journald alone: the collector runs for it, with the journal directories and the checkpoint hostPath (the cursor).
+expected['journald-root'] = {
+  kinds: sorted(collectorKinds, enrichmentKinds, dashboard, netpol('node-collector', 'enrichment')),
+  mounts: sorted(collectorBaseMounts, checkpointMount, journalMounts, enrichmentMounts),
+  ports: sorted(collectorPorts, enrichmentPorts),
+  rbac: sorted(metadataRules('enrichment')),
+};
+expected['journald-nonroot'] = { ...defaults, mounts: sorted(defaults.mounts, journalMounts) };
+expected['audit-file'] = { ...defaults, mounts: sorted(defaults.mounts, auditFileMounts) };
+// The audit webhook alone: enrichment runs for it, with its port, its Secrets and its own NetworkPolicy; no collector.
+expected['audit-webhook'] = {
+  kinds: sorted(enrichmentKinds, dashboard, netpol('enrichment', 'enrichment-audit-webhook')),
+  mounts: sorted(enrichmentMounts, auditWebhookMounts),
+  ports: sorted(enrichmentPorts, auditWebhookPorts),
+  rbac: sorted(metadataRules('enrichment')),
+};
+expected['splunk-hec'] = {
+  kinds: sorted(collectorKinds, enrichmentKinds, dashboard, netpol('node-collector', 'enrichment')),
+  mounts: sorted(collectorBaseMounts, logsMounts, hostMounts, enrichmentMounts, ['enrichment /etc/sextant/backend ro <- secret sextant-hec']),
+  ports: sorted(collectorPorts, enrichmentPorts),
+  rbac: sorted(metadataRules('enrichment')),
 };
 
 void suite('chart: helm lint and template', () => {
@@ -203,12 +253,15 @@ void suite('chart: helm lint and template', () => {
           t.assert.equal(sc['readOnlyRootFilesystem'], true, `${where}: root fs`);
           t.assert.deepStrictEqual(sc['capabilities'], { drop: ['ALL'] }, `${where}: capabilities`);
         }
-        // Every hostPath is read-only except the checkpoint directory.
+        // Every hostPath is read-only except the checkpoint directory. Only paths whose absence is normal are created:
+        // the checkpoints, the tmpfs /run/log/journal and the audit log directory (control-plane nodes only). Never
+        // /var/log/journal: its existence would switch journald (Storage=auto) to a persistent journal.
+        const created = ['/var/lib/sextant/checkpoints', '/run/log/journal', '/var/log/kubernetes/audit'];
         for (const v of spec.volumes ?? []) {
           if (!v.hostPath) continue;
           const mount = spec.containers[0]?.volumeMounts?.find((m) => m.name === v.name);
           t.assert.equal(mount?.readOnly === true, v.hostPath.path !== '/var/lib/sextant/checkpoints', `${where}: ${v.hostPath.path}`);
-          t.assert.equal(v.hostPath.type, v.hostPath.path === '/var/lib/sextant/checkpoints' ? 'DirectoryOrCreate' : 'Directory');
+          t.assert.equal(v.hostPath.type, created.includes(v.hostPath.path) ? 'DirectoryOrCreate' : 'Directory', `${where}: ${v.hostPath.path}`);
         }
       }
     }
@@ -321,7 +374,7 @@ void suite('chart: helm lint and template', () => {
         const env = template.spec.containers[0]?.env ?? [];
         const token = env.find((e) => e.name === 'SEXTANT_BACKEND_TOKEN');
         if (component === 'node-collector') t.assert.equal(token, undefined, `${s}: the collector never holds backend credentials`);
-        else if (s === 'custom-ca') t.assert.equal(token, undefined, `${s}: mountAs=file`);
+        else if (s === 'custom-ca' || s === 'splunk-hec') t.assert.equal(token, undefined, `${s}: mountAs=file`);
         else t.assert.deepStrictEqual(token?.valueFrom, { secretKeyRef: { name: 'sextant-backend', key: 'token' } }, `${s}/${component}`);
       }
     }
@@ -350,9 +403,9 @@ void suite('chart: helm lint and template', () => {
     }
   });
 
-  void test('mtlsSecret mounts the certificate Secret read-only in the collectors and enrichment, and nowhere else', async (t: TestContext) => {
-    // The components have no TLS settings for this hop yet, so the configs stay as without mTLS (see values.yaml).
+  void test('mtlsSecret: mounted read-only in the collectors and enrichment only, TLS configs on both ends, HTTPS probes and scrapes', async (t: TestContext) => {
     const objects = await renderScenario('mtls');
+    const dir = '/etc/sextant/mtls';
     for (const [component, { template }] of podTemplates(objects)) {
       const mount = template.spec.containers[0]?.volumeMounts?.find((m) => m.name === 'mtls');
       const volume = template.spec.volumes?.find((v) => v.name === 'mtls');
@@ -360,13 +413,156 @@ void suite('chart: helm lint and template', () => {
         t.assert.equal(mount, undefined);
         continue;
       }
-      t.assert.deepStrictEqual(mount, { name: 'mtls', mountPath: '/etc/sextant/mtls', readOnly: true }, component);
+      t.assert.deepStrictEqual(mount, { name: 'mtls', mountPath: dir, readOnly: true }, component);
       t.assert.equal(volume?.secret?.secretName, 'sextant-mtls', component);
     }
-    const plain = await renderScenario('collector-root');
-    for (const c of ['node-collector', 'enrichment', 'trace-receiver']) {
-      t.assert.deepStrictEqual(find(objects, 'ConfigMap', c)?.['data'], find(plain, 'ConfigMap', c)?.['data'], c);
+    const enrichment = configOf(objects, 'enrichment') as { listen: unknown };
+    t.assert.deepStrictEqual(enrichment.listen, { port: 24321, tls: { certFile: `${dir}/tls.crt`, keyFile: `${dir}/tls.key`, clientCaFile: `${dir}/ca.crt` } });
+    t.assert.deepStrictEqual(configOf(objects, 'node-collector')['tls'], {
+      caFile: `${dir}/ca.crt`,
+      certFile: `${dir}/tls.crt`,
+      keyFile: `${dir}/tls.key`,
+      serverName: 'sx-sextant-enrichment-headless.sextant.svc.cluster.local',
+    });
+    // The trace receiver is not part of this hop.
+    t.assert.deepStrictEqual(find(objects, 'ConfigMap', 'trace-receiver')?.['data'], find(await renderScenario('collector-root'), 'ConfigMap', 'trace-receiver')?.['data']);
+    const probes = (o: readonly Obj[]): unknown => {
+      const c: Container | undefined = podTemplates(o).get('enrichment')?.template.spec.containers[0];
+      return [c?.livenessProbe?.httpGet?.scheme, c?.readinessProbe?.httpGet?.scheme];
+    };
+    t.assert.deepStrictEqual(probes(objects), ['HTTPS', 'HTTPS']);
+    const sm = objects.find((o) => o.kind === 'ServiceMonitor' && componentOf(o) === 'enrichment');
+    t.assert.deepStrictEqual((sm?.['spec'] as { endpoints: unknown[] }).endpoints, [
+      {
+        port: 'otlp-http',
+        path: '/metrics',
+        interval: '30s',
+        scheme: 'https',
+        tlsConfig: { ca: { secret: { name: 'sextant-mtls', key: 'ca.crt' } }, serverName: 'sx-sextant-enrichment-headless.sextant.svc.cluster.local' },
+      },
+    ]);
+    const skip = await render({ files: [scenarioFile('mtls')], set: ['serviceMonitor.insecureSkipVerify=true'] });
+    t.assert.equal(skip.code, 0, skip.stderr);
+    const skipSm = skip.objects.find((o) => o.kind === 'ServiceMonitor' && componentOf(o) === 'enrichment');
+    t.assert.deepStrictEqual((skipSm?.['spec'] as { endpoints: { tlsConfig: unknown }[] }).endpoints[0]?.tlsConfig, { insecureSkipVerify: true });
+
+    // Without mtlsSecret: plain HTTP, no TLS keys in either config, no scheme on the monitor.
+    const plain = await renderScenario('all-on');
+    t.assert.deepStrictEqual(probes(plain), ['HTTP', 'HTTP']);
+    t.assert.deepStrictEqual(configOf(plain, 'enrichment')['listen'], { port: 24321 });
+    t.assert.equal(configOf(plain, 'node-collector')['tls'], undefined);
+    const plainSm = plain.find((o) => o.kind === 'ServiceMonitor' && componentOf(o) === 'enrichment');
+    t.assert.deepStrictEqual((plainSm?.['spec'] as { endpoints: unknown[] }).endpoints, [{ port: 'otlp-http', path: '/metrics', interval: '30s' }]);
+  });
+
+  void test('journald: the collector config reads the two mounted journal directories, filtered by unit; nonroot adds the journal group', async (t: TestContext) => {
+    const root = await renderScenario('journald-root');
+    t.assert.deepStrictEqual(configOf(root, 'node-collector')['journald'], { dirs: ['/var/log/journal', '/run/log/journal'], units: { include: ['kubelet.service', 'containerd.service'] } });
+    const collector = podTemplates(root).get('node-collector')?.template;
+    t.assert.equal(collector?.spec.securityContext?.['supplementalGroups'], undefined, 'root needs no group');
+    t.assert.equal(collector?.metadata.annotations?.['sextant.io/journal-group'], undefined);
+    // Container logs are off: no /var/log/pods, and the collector matches no log file.
+    t.assert.deepStrictEqual(configOf(root, 'node-collector')['include'], [{ namespace: '/^$/' }]);
+
+    const nonroot = await renderScenario('journald-nonroot');
+    t.assert.deepStrictEqual(configOf(nonroot, 'node-collector')['journald'], { dirs: ['/var/log/journal', '/run/log/journal'] });
+    const nr = podTemplates(nonroot).get('node-collector')?.template;
+    t.assert.deepStrictEqual(nr?.spec.securityContext?.['supplementalGroups'], [4, 190]);
+    t.assert.equal(nr?.metadata.annotations?.['sextant.io/journal-group'], '190');
+    // The documented default group, and no group at all without journald.
+    const dflt = await render({ files: [scenarioFile('collector-nonroot')], set: ['journald.enabled=true'] });
+    t.assert.equal(dflt.code, 0, dflt.stderr);
+    t.assert.deepStrictEqual(podTemplates(dflt.objects).get('node-collector')?.template.spec.securityContext?.['supplementalGroups'], [4, 101]);
+    t.assert.deepStrictEqual(podTemplates(await renderScenario('collector-nonroot')).get('node-collector')?.template.spec.securityContext?.['supplementalGroups'], [4]);
+    for (const s of SCENARIOS.filter((x) => !x.startsWith('journald-'))) {
+      const c = find(await renderScenario(s), 'ConfigMap', 'node-collector');
+      if (c) t.assert.equal(configOf(await renderScenario(s), 'node-collector')['journald'], undefined, s);
     }
+  });
+
+  void test('audit log file: the directory of the path is mounted read-only at the same path and tailed', async (t: TestContext) => {
+    const objects = await renderScenario('audit-file');
+    t.assert.deepStrictEqual(configOf(objects, 'node-collector')['auditLog'], { paths: ['/var/log/kubernetes/audit/audit.log'] });
+    const collector = podTemplates(objects).get('node-collector')?.template.spec;
+    t.assert.deepStrictEqual(collector?.tolerations, [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }]);
+    const other = await render({ files: [scenarioFile('audit-file')], set: ['audit.logFile.path=/srv/apiserver/audit.json'] });
+    t.assert.equal(other.code, 0, other.stderr);
+    t.assert.deepStrictEqual(configOf(other.objects, 'node-collector')['auditLog'], { paths: ['/srv/apiserver/audit.json'] });
+    const spec = podTemplates(other.objects).get('node-collector')?.template.spec;
+    t.assert.deepStrictEqual(spec?.volumes?.find((v) => v.name === 'audit-log')?.hostPath, { path: '/srv/apiserver', type: 'DirectoryOrCreate' });
+    t.assert.deepStrictEqual(spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'audit-log'), { name: 'audit-log', mountPath: '/srv/apiserver', readOnly: true });
+    // A path without a directory, or a relative one, is refused by the schema.
+    for (const bad of ['audit.logFile.path=/audit.log', 'audit.logFile.path=audit.log', 'audit.logFile.path=/var/log/audit/']) {
+      const r = await render({ set: ['audit.logFile.enabled=true', bad] });
+      t.assert.notEqual(r.code, 0, bad);
+      t.assert.match(r.stderr, /at '\/audit\/logFile\/path'/, bad);
+    }
+  });
+
+  void test('audit webhook: its config, port, Secrets and NetworkPolicy appear only when on; HTTPS and authentication are required', async (t: TestContext) => {
+    const objects = await renderScenario('audit-webhook');
+    t.assert.deepStrictEqual(configOf(objects, 'enrichment')['audit'], {
+      enabled: true,
+      listen: { port: 24322 },
+      token: 'file:/etc/sextant/audit/token',
+      tls: { certFile: '/etc/sextant/audit/tls.crt', keyFile: '/etc/sextant/audit/tls.key' },
+    });
+    const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'sx-sextant-enrichment-audit-webhook');
+    t.assert.deepStrictEqual(policy?.['spec'], {
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sextant', 'app.kubernetes.io/instance': 'sx', 'app.kubernetes.io/component': 'enrichment' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 24322 }], from: [{ ipBlock: { cidr: '192.0.2.10/32' } }] }],
+    });
+    // mTLS from the API server: ca.crt of the TLS Secret joins the projection and the config.
+    const mtls = await render({ files: [scenarioFile('audit-webhook')], set: ['audit.webhook.clientCertificate=true', 'audit.webhook.tokenSecret.name='] });
+    t.assert.equal(mtls.code, 0, mtls.stderr);
+    t.assert.deepStrictEqual(configOf(mtls.objects, 'enrichment')['audit'], {
+      enabled: true,
+      listen: { port: 24322 },
+      tls: { certFile: '/etc/sextant/audit/tls.crt', keyFile: '/etc/sextant/audit/tls.key', clientCaFile: '/etc/sextant/audit/ca.crt' },
+    });
+    const projected = podTemplates(mtls.objects).get('enrichment')?.template.spec.volumes?.find((v) => v.name === 'audit-webhook')?.projected;
+    t.assert.deepStrictEqual(projected?.sources, [
+      { secret: { name: 'sextant-audit-tls', items: ['tls.crt', 'tls.key', 'ca.crt'].map((k) => ({ key: k, path: k })) } },
+    ]);
+    // Off (every other scenario): no audit section, no port 24322, no audit Secret, no audit NetworkPolicy.
+    for (const s of SCENARIOS.filter((x) => x !== 'audit-webhook')) {
+      const o = await renderScenario(s);
+      t.assert.equal(JSON.stringify(o).includes('24322'), false, s);
+      t.assert.equal(o.some((x) => x.metadata.name.endsWith('-audit-webhook')), false, s);
+    }
+    const refused: [string[], RegExp][] = [
+      [['audit.webhook.tlsSecret='], /audit.webhook.enabled needs audit.webhook.tlsSecret/],
+      [['audit.webhook.tokenSecret.name='], /needs audit.webhook.tokenSecret.name or audit.webhook.clientCertificate=true/],
+    ];
+    for (const [set, message] of refused) {
+      const r = await render({ files: [scenarioFile('audit-webhook')], set });
+      t.assert.notEqual(r.code, 0, set.join());
+      t.assert.match(r.stderr, message);
+    }
+  });
+
+  void test('splunk_hec: the HEC token goes to exporter.splunk.token (never a header), with the index/source/sourcetype defaults; traces refuse it', async (t: TestContext) => {
+    const objects = await renderScenario('splunk-hec');
+    t.assert.deepStrictEqual(configOf(objects, 'enrichment')['exporter'], {
+      protocol: 'splunk_hec',
+      endpoint: 'https://splunk.example.com:8088',
+      splunk: { token: 'file:/etc/sextant/backend/hec-token', index: 'k8s', sourcetype: 'sextant' },
+    });
+    const env = await render({ files: [scenarioFile('splunk-hec')], set: ['backend.credentials.mountAs=env', 'backend.splunk.index=', 'backend.headers.X-Team=a'] });
+    t.assert.equal(env.code, 0, env.stderr);
+    t.assert.deepStrictEqual(configOf(env.objects, 'enrichment')['exporter'], {
+      protocol: 'splunk_hec',
+      endpoint: 'https://splunk.example.com:8088',
+      headers: { 'X-Team': 'a' },
+      splunk: { token: 'env:SEXTANT_BACKEND_TOKEN', sourcetype: 'sextant' },
+    });
+    const traces = await render({ files: [scenarioFile('splunk-hec')], set: ['traces.enabled=true'] });
+    t.assert.notEqual(traces.code, 0);
+    t.assert.match(traces.stderr, /backend.type splunk_hec is not supported by the trace receiver .*second release/);
+    const noToken = await render({ files: [scenarioFile('splunk-hec')], set: ['backend.credentials.secretName='] });
+    t.assert.notEqual(noToken.code, 0);
+    t.assert.match(noToken.stderr, /backend.type splunk_hec needs the HEC token/);
   });
 
   void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t: TestContext) => {
@@ -378,6 +574,10 @@ void suite('chart: helm lint and template', () => {
       ['networkPolicy.apiServer.cidrs[0]=not-a-cidr', /at '\/networkPolicy\/apiServer\/cidrs\/0'/],
       ['enrichment.queue.retentionPolicy.whenDeleted=Keep', /at '\/enrichment\/queue\/retentionPolicy\/whenDeleted'/],
       ['collector.podSecurityContext.runAsUsr=1', /additional properties 'runAsUsr' not allowed/],
+      ['backend.type=splunk', /at '\/backend\/type': value must be one of 'otlp_http', 'otlp_grpc', 'splunk_hec', 'file'/],
+      ['journald.unit=x', /at '\/journald': additional properties 'unit' not allowed/],
+      ['audit.webhook.tlsSecrets=x', /at '\/audit\/webhook': additional properties 'tlsSecrets' not allowed/],
+      ['collector.nonroot.journalGroup=-1', /at '\/collector\/nonroot\/journalGroup'/],
     ];
     for (const [set, message] of cases) {
       const r = await render({ set: [set] });

@@ -6,7 +6,7 @@ import { chartArgOptions, renderChart, renderOptionsFromArgs } from './helm.ts';
 import type { K8sObject } from './helm.ts';
 import type { CliIo, Command } from './io.ts';
 
-export type PrivilegeKind = 'user' | 'container' | 'hostPath' | 'token' | 'secret' | 'rbac' | 'network';
+export type PrivilegeKind = 'user' | 'group' | 'container' | 'hostPath' | 'port' | 'token' | 'secret' | 'rbac' | 'network';
 
 export interface Privilege {
   readonly component: string;
@@ -16,26 +16,54 @@ export interface Privilege {
 }
 
 const componentOrder = ['node-collector', 'enrichment', 'trace-receiver'];
-const kindOrder: readonly PrivilegeKind[] = ['user', 'container', 'hostPath', 'token', 'secret', 'rbac', 'network'];
+const kindOrder: readonly PrivilegeKind[] = ['user', 'group', 'container', 'hostPath', 'port', 'token', 'secret', 'rbac', 'network'];
 
 /** Why each chart volume exists (volume names are set by the chart templates). */
 const hostPathFeatures: Readonly<Record<string, string>> = {
   'pod-logs': 'logs',
-  checkpoints: 'logs (read offsets)',
   'host-proc': 'metrics.host',
   'host-sys': 'metrics.host',
+  'journal-var': 'journald',
+  'journal-run': 'journald',
+  'audit-log': 'audit.logFile',
+};
+
+/** The sources whose read positions live in the checkpoint hostPath, by the volume each reads from. */
+const checkpointedSources: readonly (readonly [string, string])[] = [
+  ['pod-logs', 'logs'],
+  ['journal-var', 'journald'],
+  ['audit-log', 'audit.logFile'],
+];
+
+/** Why each non-hostPath Secret volume exists. */
+const secretVolumeFeatures: Readonly<Record<string, string>> = {
+  'custom-ca': 'customCASecret',
+  mtls: 'mtlsSecret',
+  'backend-credentials': 'backend.credentials',
+  'audit-webhook': 'audit.webhook',
+};
+
+/** Why each container port exists, by component and port name. */
+const portFeatures: Readonly<Record<string, string>> = {
+  'node-collector/metrics': 'self-metrics scrape, health probes',
+  'enrichment/otlp-http': 'delivery from the collectors, self-metrics scrape, health probes',
+  'enrichment/audit': 'audit.webhook (API server -> enrichment)',
+  'trace-receiver/otlp-grpc': 'traces (OTLP from apps)',
+  'trace-receiver/otlp-http': 'traces (OTLP from apps)',
+  'trace-receiver/metrics': 'self-metrics scrape, health probes',
 };
 
 /** Why each NetworkPolicy rule exists, by the purpose the chart annotates it with. */
 const rulePurposes: Readonly<Record<string, string>> = {
-  enrichment: 'logs/metrics delivery',
-  delivery: 'logs/metrics delivery',
+  enrichment: 'delivery to enrichment',
+  delivery: 'delivery from the collectors',
   dns: 'DNS',
   kubelet: 'metrics.kubelet',
   'api-server': 'pod metadata (API watch)',
   backend: 'export to backend',
   'metrics-scrape': 'self-metrics scrape',
   otlp: 'traces (OTLP from apps)',
+  'audit-webhook': 'audit.webhook (API server -> enrichment)',
 };
 
 /** Why each RBAC resource is granted. */
@@ -59,11 +87,21 @@ interface PolicyRule {
   to?: Peer[];
   ports?: { protocol?: string; port?: number | string }[];
 }
+interface HttpProbe {
+  httpGet?: { port?: number | string; scheme?: string };
+}
 interface Container {
   name: string;
   env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   securityContext?: Record<string, unknown>;
+  readinessProbe?: HttpProbe;
+}
+interface SecretSource {
+  secretName?: string;
+  name?: string;
+  items?: { key: string }[];
 }
 interface PodSpec {
   automountServiceAccountToken?: boolean;
@@ -72,7 +110,7 @@ interface PodSpec {
   hostIPC?: boolean;
   securityContext?: Record<string, unknown>;
   containers: Container[];
-  volumes?: { name: string; hostPath?: { path: string }; secret?: { secretName: string; items?: { key: string }[] } }[];
+  volumes?: { name: string; hostPath?: { path: string }; secret?: SecretSource; projected?: { sources?: { secret?: SecretSource }[] } }[];
 }
 
 function componentOf(o: { metadata?: { labels?: Record<string, string> } }): string {
@@ -116,11 +154,12 @@ function onOff(v: unknown, yes: string, no: string): string {
   return v === true ? yes : no;
 }
 
-function workloadPrivileges(o: K8sObject, out: Privilege[]): void {
+function workloadPrivileges(o: K8sObject, withCollector: boolean, out: Privilege[]): void {
   const component = componentOf(o);
   const template = (o['spec'] as { template: { metadata?: { annotations?: Record<string, string> }; spec: PodSpec } }).template;
   const pod = template.spec;
   const preset = template.metadata?.annotations?.['sextant.io/security-preset'] ?? 'custom';
+  const journalGroup = template.metadata?.annotations?.['sextant.io/journal-group'];
   const presetKey = component === 'node-collector' ? 'collector' : component === 'trace-receiver' ? 'traceReceiver' : component;
   const sc = pod.securityContext ?? {};
   for (const c of pod.containers) {
@@ -136,6 +175,14 @@ function workloadPrivileges(o: K8sObject, out: Privilege[]): void {
       privilege: `uid ${uid}, gid ${gid}${groups.length ? `, supplementalGroups ${groups.join(',')}` : ''}, runAsNonRoot ${String(nonRoot)}`,
       neededBy: `${presetKey}.securityPreset=${preset}`,
     });
+    for (const g of groups) {
+      out.push({
+        component,
+        kind: 'group',
+        privilege: `supplementalGroup ${g}`,
+        neededBy: String(g) === journalGroup ? 'journald (systemd-journal group, collector.nonroot.journalGroup)' : `${presetKey}.nonroot.supplementalGroups`,
+      });
+    }
     const caps = csc['capabilities'] as { add?: string[]; drop?: string[] } | undefined;
     const hostNs = [pod.hostNetwork && 'network', pod.hostPID && 'pid', pod.hostIPC && 'ipc'].filter(Boolean);
     out.push({
@@ -155,18 +202,39 @@ function workloadPrivileges(o: K8sObject, out: Privilege[]): void {
       if (!v.hostPath) continue;
       const mount = c.volumeMounts?.find((m) => m.name === v.name);
       if (!mount) continue;
+      let neededBy = hostPathFeatures[v.name] ?? `volume ${v.name}`;
+      if (v.name === 'checkpoints') {
+        const mounted = new Set(pod.volumes?.map((x) => x.name));
+        const users = checkpointedSources.filter(([volume]) => mounted.has(volume)).map(([, feature]) => feature);
+        neededBy = `${users.length ? users.join(', ') : 'the collector'} (read offsets)`;
+      }
+      out.push({ component, kind: 'hostPath', privilege: `${v.hostPath.path} ${mount.readOnly === true ? 'read-only' : 'read-write'}`, neededBy });
+    }
+    const probePort = c.readinessProbe?.httpGet?.port;
+    for (const p of c.ports ?? []) {
+      const https = probePort !== undefined && (probePort === p.name || probePort === p.containerPort) && c.readinessProbe?.httpGet?.scheme === 'HTTPS';
       out.push({
         component,
-        kind: 'hostPath',
-        privilege: `${v.hostPath.path} ${mount.readOnly === true ? 'read-only' : 'read-write'}`,
-        neededBy: hostPathFeatures[v.name] ?? `volume ${v.name}`,
+        kind: 'port',
+        privilege: `listens on ${p.containerPort}/${p.protocol ?? 'TCP'} (${p.name ?? 'unnamed'}${https ? ', HTTPS' : ''})`,
+        neededBy:
+          component === 'enrichment' && p.name === 'otlp-http' && !withCollector
+            ? 'self-metrics scrape, health probes'
+            : (portFeatures[`${component}/${p.name ?? ''}`] ?? `port ${p.name ?? p.containerPort}`),
       });
     }
     for (const v of pod.volumes ?? []) {
-      if (!v.secret || !c.volumeMounts?.some((m) => m.name === v.name)) continue;
-      const keys = v.secret.items?.map((i) => i.key).join(',') ?? 'all keys';
-      const feature = v.name === 'custom-ca' ? 'customCASecret' : v.name === 'mtls' ? 'mtlsSecret' : v.name === 'backend-credentials' ? 'backend.credentials' : `volume ${v.name}`;
-      out.push({ component, kind: 'secret', privilege: `Secret ${v.secret.secretName} (${keys}) mounted read-only`, neededBy: feature });
+      if (!c.volumeMounts?.some((m) => m.name === v.name)) continue;
+      const sources = v.secret ? [v.secret] : (v.projected?.sources ?? []).flatMap((x) => (x.secret ? [x.secret] : []));
+      for (const secret of sources) {
+        const keys = secret.items?.map((i) => i.key).join(',') ?? 'all keys';
+        out.push({
+          component,
+          kind: 'secret',
+          privilege: `Secret ${secret.secretName ?? secret.name ?? '?'} (${keys}) mounted read-only`,
+          neededBy: secretVolumeFeatures[v.name] ?? `volume ${v.name}`,
+        });
+      }
     }
     for (const e of c.env ?? []) {
       const ref = e.valueFrom?.secretKeyRef;
@@ -232,7 +300,8 @@ function networkPrivileges(o: K8sObject, out: Privilege[]): void {
 export function collectPrivileges(objects: readonly K8sObject[]): Privilege[] {
   const out: Privilege[] = [];
   const workloads = objects.filter((o) => o.kind === 'DaemonSet' || o.kind === 'StatefulSet' || o.kind === 'Deployment');
-  for (const w of workloads) workloadPrivileges(w, out);
+  const withCollector = workloads.some((w) => componentOf(w) === 'node-collector');
+  for (const w of workloads) workloadPrivileges(w, withCollector, out);
   rbacPrivileges(objects, out);
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   for (const p of policies) networkPrivileges(p, out);
@@ -257,8 +326,8 @@ export function formatPrivileges(privileges: readonly Privilege[]): string {
 const usage = `Usage: sextant privileges [-f values.yaml]... [--chart DIR] [--release NAME] [--namespace NS] [--output table|json]
 
 Renders the Sextant chart with helm (env SEXTANT_HELM, else helm on PATH) and prints every privilege the
-release asks for: user ids and securityContext, hostPath mounts, ServiceAccount tokens, Secrets, RBAC rules
-and the network flows its NetworkPolicies allow, each with the feature that needs it.
+release asks for: user and group ids and securityContext, hostPath mounts, listening ports, ServiceAccount
+tokens, Secrets, RBAC rules and the network flows its NetworkPolicies allow, each with the feature that needs it.
 `;
 
 export const privilegesCommand: Command = {
