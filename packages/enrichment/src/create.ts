@@ -21,7 +21,6 @@ import { createExportComponent } from './export.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import { createServiceFromParts } from './service.ts';
 import type { EnrichmentService, MetadataComponent } from './service.ts';
-import { withSecuritySources } from './events/attach.ts';
 import type { EnrichmentServiceWithSources } from './events/attach.ts';
 import type { Queue } from '@sextant/pipeline';
 
@@ -102,7 +101,26 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     },
   });
   // Kubernetes events and the audit webhook (issue 10), when enabled.
-  return withSecuritySources(base, { config, logger, queue: () => queue, metrics: () => metrics?.base, pods: cache });
+  return withLazySecuritySources(base, config, () => import('./events/attach.ts').then((m) => m.withSecuritySources(base, { config, logger, queue: () => queue, metrics: () => metrics?.base, pods: cache })));
+}
+
+/**
+ * The events source and the audit webhook are imported on start() and only when enabled: their
+ * code is not loaded (nor kept in the heap) by a service that runs without them.
+ */
+function withLazySecuritySources(base: EnrichmentService, config: EnrichmentConfig, load: () => Promise<EnrichmentServiceWithSources>): EnrichmentServiceWithSources {
+  if (!config.events.enabled && !config.audit.enabled) return { ...base, auditAddress: () => undefined, eventsSource: () => undefined };
+  let full: EnrichmentServiceWithSources | undefined;
+  return {
+    ...base,
+    async start() {
+      full = await load();
+      await full.start();
+    },
+    shutdown: () => (full ?? base).shutdown(),
+    auditAddress: () => full?.auditAddress(),
+    eventsSource: () => full?.eventsSource(),
+  };
 }
 
 export { createEnrichmentService };

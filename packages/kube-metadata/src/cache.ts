@@ -1,13 +1,14 @@
 // createMetadataCache: the API-server watch cache used by enrichment and the trace receiver.
 // see ARCHITECTURE.md "Metadata" and LESSONS.md "Wrong or missing metadata".
-import { KubeConfig } from '@kubernetes/client-node';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { SERVICE_ANNOTATION_PREFIX, computeAttributes } from './attributes.ts';
 import { KubeMetadataError } from './errors.ts';
 import { compileRules, rulesNeed } from './rules.ts';
 import type { CompiledRule } from './rules.ts';
+import type { LoadCredentialsOptions } from './credentials.ts';
+import type { ListedObject } from './listwatch.ts';
 import { createApiSource } from './source-api.ts';
-import type { ApiSource, KindHandlers } from './source-api.ts';
+import type { ApiSource, InformerEngine, KindHandlers } from './source-api.ts';
+import { createKubeTransport } from './transport.ts';
 import { readObjectFile, watchFile } from './source-file.ts';
 import { MetadataStore } from './store.ts';
 import { StringPool, trimMeta, trimOwned, trimPod } from './trim.ts';
@@ -49,6 +50,14 @@ export interface MetadataCacheOptions {
   readonly onMiss?: (reason: MissReason, key: PodKey) => void;
   /** Called for asynchronous errors (watch failures, file reloads). The cache keeps retrying. */
   readonly onError?: (err: KubeMetadataError) => void;
+  /**
+   * What runs each informer's LIST/WATCH loop: `sextant` (default; does not load
+   * @kubernetes/client-node) or `client-node` (its ListWatch, imported on start: +12.5 MiB of heap).
+   * Both use the same transport, trimming and restart policy.
+   */
+  readonly informerEngine?: InformerEngine;
+  /** In-cluster: the environment (KUBERNETES_SERVICE_HOST/PORT) and ServiceAccount directory. Defaults: process.env and the standard mount. */
+  readonly inCluster?: LoadCredentialsOptions;
 }
 
 export interface MetadataCacheStats {
@@ -126,6 +135,8 @@ class Cache implements MetadataCache {
   private errors = 0;
   private evicted = 0;
   private state: 'new' | 'running' | 'stopped' = 'new';
+  private starting = false;
+  private readonly engine: InformerEngine;
   private api: ApiSource | undefined;
   private fileWatch: { close(): void } | undefined;
   private memo = new WeakMap<PodInfo, { gen: number; byContainer: Map<string, Array<[string, string]>> }>();
@@ -139,6 +150,11 @@ class Cache implements MetadataCache {
     if ((src.kind === 'file' || src.kind === 'kubeconfig') && (typeof src.path !== 'string' || src.path === '')) {
       throw new KubeMetadataError('SEXTANT_KUBE_INVALID_OPTION', `source.path is ${JSON.stringify(src.path)}; valid: a file path`);
     }
+    const engine = opts.informerEngine ?? 'sextant';
+    if (engine !== 'sextant' && engine !== 'client-node') {
+      throw new KubeMetadataError('SEXTANT_KUBE_INVALID_OPTION', `informerEngine is ${JSON.stringify(engine)}; valid: "sextant", "client-node"`);
+    }
+    this.engine = engine;
     this.rules = compileRules(opts.rules ?? []);
     this.excludeKey = opts.exclude?.annotation ?? 'sextant.io/exclude';
     this.excludeValue = opts.exclude?.value ?? 'true';
@@ -189,7 +205,17 @@ class Cache implements MetadataCache {
 
   async start(): Promise<void> {
     if (this.state === 'stopped') throw new KubeMetadataError('SEXTANT_KUBE_SHUT_DOWN', 'start() called after shutdown(); create a new cache instead');
-    if (this.state !== 'new') throw new KubeMetadataError('SEXTANT_KUBE_ALREADY_STARTED', 'start() called twice; call it once per cache');
+    if (this.state !== 'new' || this.starting) throw new KubeMetadataError('SEXTANT_KUBE_ALREADY_STARTED', 'start() called twice; call it once per cache');
+    this.starting = true;
+    try {
+      await this.startSource();
+    } catch (err) {
+      this.starting = false;
+      throw err;
+    }
+  }
+
+  private async startSource(): Promise<void> {
     const src = this.opts.source;
     for (const k of this.enabledKinds()) this.pendingSync.add(k);
     if (src.kind === 'file') {
@@ -203,26 +229,11 @@ class Cache implements MetadataCache {
       }
       return;
     }
-    const kc = new KubeConfig();
-    if (src.kind === 'in-cluster') {
-      if (process.env.KUBERNETES_SERVICE_HOST === undefined || process.env.KUBERNETES_SERVICE_PORT === undefined) {
-        throw new KubeMetadataError('SEXTANT_KUBE_NOT_IN_CLUSTER', 'KUBERNETES_SERVICE_HOST/PORT are not set; use source kind "kubeconfig" or "file" outside a pod');
-      }
-      kc.loadFromCluster();
-    } else {
-      try {
-        kc.loadFromFile(src.path);
-        if (src.context !== undefined) kc.setCurrentContext(src.context);
-      } catch (err) {
-        throw new KubeMetadataError('SEXTANT_KUBE_KUBECONFIG', `${src.path}${src.context === undefined ? '' : ` (context ${src.context})`}: ${(err as Error).message}`, { cause: err });
-      }
-      if (src.context !== undefined && kc.getContextObject(src.context) === null) {
-        throw new KubeMetadataError('SEXTANT_KUBE_KUBECONFIG', `${src.path}: context ${JSON.stringify(src.context)} not found; valid: ${kc.getContexts().map((c) => c.name).join(', ')}`);
-      }
-    }
+    // Throws SEXTANT_KUBE_NOT_IN_CLUSTER / SEXTANT_KUBE_KUBECONFIG naming the file and key.
+    const transport = createKubeTransport(src, this.opts.inCluster ?? {});
     const handlers = this.apiHandlers();
-    this.api = createApiSource(
-      kc,
+    const api = await createApiSource(
+      transport,
       handlers,
       {
         onSynced: (r) => this.markSynced([r]),
@@ -232,16 +243,23 @@ class Cache implements MetadataCache {
         },
       },
       { initialMs: this.opts.backoff?.initialMs ?? 1000, maxMs: this.opts.backoff?.maxMs ?? 30_000 },
+      this.engine,
     );
+    if (this.state !== 'new') {
+      // shutdown() ran while the engine was loading.
+      await api.stop();
+      return;
+    }
+    this.api = api;
     this.state = 'running';
-    this.api.start();
+    api.start();
   }
 
-  private apiHandlers(): Array<KindHandlers<KubernetesObject>> {
+  private apiHandlers(): Array<KindHandlers<ListedObject>> {
     const s = this.store;
-    const list: Array<KindHandlers<KubernetesObject>> = [];
+    const list: Array<KindHandlers<ListedObject>> = [];
     const push = <R>(h: KindHandlers<R>): void => {
-      list.push(h as unknown as KindHandlers<KubernetesObject>);
+      list.push(h as unknown as KindHandlers<ListedObject>);
     };
     push<PodRecord>({
       resource: 'pods',

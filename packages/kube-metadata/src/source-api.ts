@@ -1,6 +1,9 @@
-// API-server source: client-node's ListWatch informer per kind, with the pieces it lacks added here.
+// API-server source: one informer per kind (LIST, WATCH, relist on 410, reconnect), run by our
+// ListWatch loop (listwatch.ts, the default) or by client-node 2.0.1's ListWatch (engine
+// 'client-node', imported only then: it costs +12.5 MiB of heap), with the pieces both lack added here.
 //
-// What client-node 2.0.1's ListWatch does (dist/cache.js) and what this file adds:
+// What the ListWatch contract (client-node's dist/cache.js, mirrored by listwatch.ts) does and what
+// this file adds:
 // - It runs LIST via a caller-supplied function, then WATCH from the list's resourceVersion, resets to a
 //   relist on 410 Gone (HTTP status or an ERROR event), and reconnects after clean closes with a 1 s→30 s
 //   doubling delay. We keep all of that.
@@ -14,11 +17,13 @@
 //   We restart it with exponential backoff and full jitter.
 // - Its reconnect delay does not check stop(); our delay resolves at once on shutdown and the transport
 //   refuses new watches after it, so no request outlives shutdown().
-import { HttpMethod, ListWatch, RequestContext } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, Watch } from '@kubernetes/client-node';
-import { fetch } from 'undici';
-import type { Dispatcher, Response } from 'undici';
 import { KubeMetadataError } from './errors.ts';
+import { createListWatch } from './listwatch.ts';
+import type { ListResult, ListWatchLike, ListedObject, WatchFn } from './listwatch.ts';
+import type { KubeHttpResponse, KubeTransport } from './transport.ts';
+
+/** Which ListWatch runs the informers: ours (default) or client-node's (imported lazily). */
+export type InformerEngine = 'sextant' | 'client-node';
 
 export interface KindHandlers<R> {
   /** Resource name for messages and RBAC hints, e.g. `pods`. */
@@ -72,50 +77,37 @@ function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-/** Shared HTTP plumbing: authentication from the KubeConfig, one dispatcher per request, closed after it. */
-class Transport {
-  private readonly kc: KubeConfig;
-  private readonly server: string;
+/** The transport plus the set of requests in flight, aborted on shutdown. */
+class Requests {
+  readonly t: KubeTransport;
   readonly inflight = new Set<AbortController>();
   closed = false;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (cluster === null) throw new KubeMetadataError('SEXTANT_KUBE_KUBECONFIG', 'kubeconfig has no current cluster; set current-context or pass `context`');
-    this.server = cluster.server.replace(/\/+$/, '');
+  constructor(t: KubeTransport) {
+    this.t = t;
   }
 
-  async get(path: string, query: Record<string, string>, accept: string, signal: AbortSignal): Promise<{ res: Response; dispatcher: Dispatcher | undefined }> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    await this.kc.applySecurityAuthentication(ctx);
-    ctx.setHeaderParam('Accept', accept);
-    const dispatcher = ctx.getDispatcher();
-    try {
-      const res = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), signal, ...(dispatcher === undefined ? {} : { dispatcher }) });
-      return { res, dispatcher };
-    } catch (err) {
-      void dispatcher?.destroy().catch(() => undefined);
-      throw err;
-    }
+  get(path: string, query: Record<string, string>, accept: string, signal: AbortSignal): Promise<KubeHttpResponse> {
+    return this.t.request({ path, query, accept, signal });
   }
 
   abortAll(): void {
     this.closed = true;
     for (const c of this.inflight) c.abort();
     this.inflight.clear();
+    this.t.close();
   }
 }
 
-/** One informer: client-node ListWatch plus our list, watch transport and restart policy. */
-class Informer<R extends KubernetesObject> {
-  private readonly t: Transport;
+type ListWatchFactory = <R extends ListedObject>(path: string, watch: WatchFn, list: () => Promise<ListResult<R>>, delay: (ms: number) => Promise<void>) => ListWatchLike<R>;
+
+/** One informer: a ListWatch plus our list, watch transport and restart policy. */
+class Informer<R extends ListedObject> {
+  private readonly t: Requests;
   private readonly h: KindHandlers<R>;
   private readonly ev: ApiSourceEvents;
   private readonly backoff: BackoffOptions;
-  private readonly lw: ListWatch<R>;
+  private readonly lw: ListWatchLike<R>;
   private lastRv = '';
   private listedOnce = false;
   synced = false;
@@ -123,16 +115,12 @@ class Informer<R extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly delays = new Set<() => void>();
 
-  constructor(t: Transport, h: KindHandlers<R>, ev: ApiSourceEvents, backoff: BackoffOptions) {
+  constructor(t: Requests, h: KindHandlers<R>, ev: ApiSourceEvents, backoff: BackoffOptions, makeListWatch: ListWatchFactory) {
     this.t = t;
     this.h = h;
     this.ev = ev;
     this.backoff = backoff;
-    // ListWatch only calls watch(); the cast is needed because Watch has a private field.
-    const watchLike = { watch: this.watch.bind(this) } as unknown as Watch;
-    this.lw = new ListWatch<R>(h.path, watchLike, () => this.list(), false, undefined, undefined, {
-      delayFn: (ms) => this.delay(ms),
-    });
+    this.lw = makeListWatch<R>(h.path, this.watch.bind(this), () => this.list(), (ms) => this.delay(ms));
     this.lw.on('add', (o) => h.add(o));
     this.lw.on('update', (o) => h.update(o));
     this.lw.on('delete', (o) => h.delete(o));
@@ -191,7 +179,7 @@ class Informer<R extends KubernetesObject> {
     this.restartTimer.unref();
   }
 
-  private async list(): Promise<KubernetesListObject<R>> {
+  private async list(): Promise<ListResult<R>> {
     const ctl = new AbortController();
     this.t.inflight.add(ctl);
     const accept = this.h.metadataOnly ? ACCEPT_META_LIST : ACCEPT_JSON;
@@ -201,18 +189,17 @@ class Informer<R extends KubernetesObject> {
       // First LIST from the watch cache (resourceVersion=0). After a 410 the cache must be at least as
       // new as what we saw; if even that is refused, fall back to a consistent read.
       const query: Record<string, string> = this.lastRv === '' ? { resourceVersion: '0' } : { resourceVersion: this.lastRv, resourceVersionMatch: 'NotOlderThan' };
-      const get = async (q: Record<string, string>): Promise<{ res: Response; dispatcher: Dispatcher | undefined }> => {
+      const get = async (q: Record<string, string>): Promise<KubeHttpResponse> => {
         try {
           return await this.t.get(this.h.path, q, accept, ctl.signal);
         } catch (err) {
           throw new KubeMetadataError('SEXTANT_KUBE_LIST_FAILED', `${this.h.path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
       };
-      let { res, dispatcher } = await get(query);
+      let res = await get(query);
       if (res.status === 410) {
-        await res.body?.cancel().catch(() => undefined);
-        void dispatcher?.destroy().catch(() => undefined);
-        ({ res, dispatcher } = await get({}));
+        res.discard();
+        res = await get({});
       }
       try {
         if (res.status !== 200) {
@@ -221,7 +208,12 @@ class Informer<R extends KubernetesObject> {
           if (res.status === 401 || res.status === 403) throw e;
           throw new KubeMetadataError('SEXTANT_KUBE_LIST_FAILED', `${this.h.path}: ${e.message}`, { cause: e });
         }
-        const body = (await res.json()) as { metadata?: { resourceVersion?: string }; items?: unknown[] };
+        let body: { metadata?: { resourceVersion?: string }; items?: unknown[] };
+        try {
+          body = JSON.parse(await res.text()) as { metadata?: { resourceVersion?: string }; items?: unknown[] };
+        } catch (err) {
+          throw new KubeMetadataError('SEXTANT_KUBE_LIST_FAILED', `${this.h.path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
         const items: R[] = [];
         for (const raw of body.items ?? []) {
           const r = this.h.trim(raw);
@@ -231,9 +223,9 @@ class Informer<R extends KubernetesObject> {
         this.lastRv = rv;
         this.listedOnce = true;
         this.failures = 0;
-        return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: rv }, items };
+        return { metadata: { resourceVersion: rv }, items };
       } finally {
-        void dispatcher?.close().catch(() => undefined);
+        res.discard();
       }
     } finally {
       this.t.inflight.delete(ctl);
@@ -243,7 +235,7 @@ class Informer<R extends KubernetesObject> {
   /** Watch transport for ListWatch: same contract as client-node's Watch.watch. */
   private async watch(
     path: string,
-    params: Record<string, string | number | boolean | undefined>,
+    params: Record<string, string>,
     callback: (phase: string, obj: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
@@ -261,14 +253,14 @@ class Informer<R extends KubernetesObject> {
     let finished = false;
     let timedOut = false;
     let idle: NodeJS.Timeout | undefined;
-    let dispatcher: Dispatcher | undefined;
+    let res: KubeHttpResponse | undefined;
     const finish = (err: unknown): void => {
       if (finished) return;
       finished = true;
       if (idle !== undefined) clearTimeout(idle);
       this.t.inflight.delete(ctl);
       ctl.abort();
-      void dispatcher?.destroy().catch(() => undefined);
+      res?.discard();
       if (this.t.closed) {
         done(null);
       } else if (timedOut) {
@@ -295,21 +287,14 @@ class Informer<R extends KubernetesObject> {
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     try {
       touch();
-      const got = await this.t.get(path, query, this.h.metadataOnly ? ACCEPT_META : ACCEPT_JSON, ctl.signal);
-      dispatcher = got.dispatcher;
-      const res = got.res;
+      res = await this.t.get(path, query, this.h.metadataOnly ? ACCEPT_META : ACCEPT_JSON, ctl.signal);
       if (res.status !== 200) {
         const body = await res.text().catch(() => '');
         finish(httpError(res.status, body));
         return ctl;
       }
       this.failures = 0;
-      const body = res.body;
-      if (body === null) {
-        finish(null);
-        return ctl;
-      }
-      this.read(body, callback, touch).then(
+      this.read(res.body, callback, touch).then(
         () => finish(null),
         (err: unknown) => finish(err),
       );
@@ -319,7 +304,7 @@ class Informer<R extends KubernetesObject> {
     return ctl;
   }
 
-  private async read(body: ReadableStream<Uint8Array>, callback: (phase: string, obj: unknown) => void, touch: () => void): Promise<void> {
+  private async read(body: AsyncIterable<Uint8Array>, callback: (phase: string, obj: unknown) => void, touch: () => void): Promise<void> {
     const decoder = new TextDecoder();
     let buf = '';
     for await (const chunk of body) {
@@ -367,9 +352,30 @@ export interface ApiSource {
   stop(): Promise<void>;
 }
 
-export function createApiSource(kc: KubeConfig, kinds: ReadonlyArray<KindHandlers<KubernetesObject>>, ev: ApiSourceEvents, backoff: BackoffOptions): ApiSource {
-  const t = new Transport(kc);
-  const informers = kinds.map((k) => new Informer(t, k, ev, backoff));
+/**
+ * Informers for `kinds` over `transport`. The 'client-node' engine imports client-node's ListWatch
+ * here (+12.5 MiB of heap); the default engine does not import client-node at all.
+ */
+export async function createApiSource(
+  transport: KubeTransport,
+  kinds: ReadonlyArray<KindHandlers<ListedObject>>,
+  ev: ApiSourceEvents,
+  backoff: BackoffOptions,
+  engine: InformerEngine = 'sextant',
+): Promise<ApiSource> {
+  let make: ListWatchFactory = createListWatch;
+  if (engine === 'client-node') {
+    const { ListWatch } = await import('./clientnode.ts');
+    make = <R extends ListedObject>(path: string, watch: WatchFn, list: () => Promise<ListResult<R>>, delay: (ms: number) => Promise<void>): ListWatchLike<R> => {
+      // client-node's ListWatch only calls watch() of its Watch and only reads metadata of the objects
+      // (trimmed records expose a `metadata` getter); the casts bridge its generated types.
+      type LW = ConstructorParameters<typeof ListWatch>;
+      const lw = new ListWatch(path, { watch } as unknown as LW[1], list as unknown as LW[2], false, undefined, undefined, { delayFn: delay });
+      return lw as unknown as ListWatchLike<R>;
+    };
+  }
+  const t = new Requests(transport);
+  const informers = kinds.map((k) => new Informer(t, k, ev, backoff, make));
   return {
     start(): void {
       for (const i of informers) i.start();

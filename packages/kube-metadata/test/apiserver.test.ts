@@ -2,7 +2,7 @@
 // the cache runs as a ServiceAccount with exactly the RBAC it needs; a forced relist on 410 keeps it correct.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createMetadataCache } from '@sextant/kube-metadata';
-import type { KubeMetadataError, MetadataCache, MetadataCacheOptions } from '@sextant/kube-metadata';
+import { createKubeTransport, createMetadataCache, isKubeMetadataError, loadKubeCredentials } from '@sextant/kube-metadata';
+import type { KubeMetadataError, KubeTransport, MetadataCache, MetadataCacheOptions } from '@sextant/kube-metadata';
 import { startCluster } from '@sextant/test-env';
 import type { Cluster } from '@sextant/test-env';
 import { parse, stringify } from 'yaml';
@@ -346,4 +346,110 @@ void test('a forced relist after 410 Gone (etcd compacted past the cache) keeps 
   t.assert.equal(cache.getPod({ uid: b.metadata?.uid ?? '' })?.labels?.rev, '2');
   t.assert.ok(cache.stats().relists >= 1, `relists: ${cache.stats().relists}`);
   t.assert.equal(cache.stats().pods, 2);
+});
+
+interface SelfReview {
+  status?: { userInfo?: { username?: string } };
+}
+
+/** Who the API server thinks the transport is (SelfSubjectReview), and that it may LIST namespaces. */
+async function whoAmI(transport: KubeTransport): Promise<string | undefined> {
+  const res = await transport.request({
+    method: 'POST',
+    path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+    body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+  });
+  const text = await res.text();
+  if (res.status !== 201 && res.status !== 200) throw new Error(`SelfSubjectReview: HTTP ${res.status}: ${text}`);
+  return (JSON.parse(text) as SelfReview).status?.userInfo?.username;
+}
+
+void test('credentials reader against the API server: client-certificate kubeconfig, bearer-token kubeconfig, exec plugin (via client-node)', TIMEOUT, async (t: TestContext) => {
+  const c = await cluster();
+  await c.createNamespace('km-creds');
+  const byCert = createKubeTransport({ kind: 'kubeconfig', path: c.kubeconfigPath });
+  t.after(() => byCert.close());
+  t.assert.equal(loadKubeCredentials({ kind: 'kubeconfig', path: c.kubeconfigPath }).auth.kind, 'none');
+  t.assert.equal(await whoAmI(byCert), 'sextant-test-admin');
+  const ns = await byCert.request({ path: '/api/v1/namespaces/km-creds' });
+  t.assert.equal(ns.status, 200);
+  t.assert.equal((JSON.parse(await ns.text()) as { metadata: { name: string } }).metadata.name, 'km-creds');
+
+  const token = await c.tokenFor('km-creds', 'default');
+  const tokenPath = c.kubeconfigFor(token);
+  t.assert.equal(loadKubeCredentials({ kind: 'kubeconfig', path: tokenPath }).auth.kind, 'token');
+  const byToken = createKubeTransport({ kind: 'kubeconfig', path: tokenPath });
+  t.after(() => byToken.close());
+  t.assert.equal(await whoAmI(byToken), 'system:serviceaccount:km-creds:default');
+  // Authenticated but not authorised: the API server's answer reaches the caller as a status.
+  const secrets = await byToken.request({ path: '/api/v1/namespaces/km-creds/secrets' });
+  t.assert.equal(secrets.status, 403);
+  secrets.discard();
+
+  // An exec credential plugin: only client-node runs those, imported on the first request.
+  const dir = mkdtempSync(join(tmpdir(), 'km-exec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const plugin = join(dir, 'plugin.mjs');
+  writeFileSync(plugin, `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(token)} } }));\n`);
+  const kc = parse(readFileSync(tokenPath, 'utf8')) as { users: Array<{ user: Record<string, unknown> }> };
+  for (const u of kc.users) u.user = { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [plugin], interactiveMode: 'Never' } };
+  const execPath = join(dir, 'exec.kubeconfig');
+  writeFileSync(execPath, stringify(kc), { mode: 0o600 });
+  const byExec = createKubeTransport({ kind: 'kubeconfig', path: execPath });
+  t.after(() => byExec.close());
+  t.assert.deepEqual(byExec.credentials.auth, { kind: 'client-node', reason: 'exec' });
+  t.assert.equal(await whoAmI(byExec), 'system:serviceaccount:km-creds:default');
+});
+
+void test('in-cluster against the API server: the mounted token is re-read, so a rotated token (here: another ServiceAccount) is used at once; the cache syncs', TIMEOUT, async (t: TestContext) => {
+  const c = await cluster();
+  await c.createNamespace('km-incluster');
+  const core = c.adminClient.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace: 'km-incluster', body: { metadata: { name: 'other' } } });
+  const sa = mkdtempSync(join(tmpdir(), 'km-sa-'));
+  t.after(() => rmSync(sa, { recursive: true, force: true }));
+  writeFileSync(join(sa, 'token'), await c.tokenFor('km-incluster', 'default'));
+  writeFileSync(join(sa, 'ca.crt'), c.caPem);
+  writeFileSync(join(sa, 'namespace'), 'km-incluster');
+  const url = new URL(c.server);
+  const inCluster = { env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, serviceAccountDir: sa };
+  const transport = createKubeTransport({ kind: 'in-cluster' }, inCluster);
+  t.after(() => transport.close());
+  t.assert.equal(transport.credentials.namespace, 'km-incluster');
+  t.assert.equal(await whoAmI(transport), 'system:serviceaccount:km-incluster:default');
+  // The kubelet rewrites the projected token file in place (an atomic symlink swap); no restart.
+  writeFileSync(join(sa, 'token.new'), await c.tokenFor('km-incluster', 'other'));
+  renameSync(join(sa, 'token.new'), join(sa, 'token'));
+  t.assert.equal(await whoAmI(transport), 'system:serviceaccount:km-incluster:other');
+
+  // The cache in-cluster, as a ServiceAccount with the rights it needs.
+  const kubeconfig = await serviceAccountKubeconfig(c, 'km-incluster-cache', [
+    { apiGroups: [''], resources: ['pods', 'namespaces'] },
+    { apiGroups: ['apps'], resources: ['replicasets'] },
+    { apiGroups: ['batch'], resources: ['jobs'] },
+  ]);
+  const saToken = (parse(readFileSync(kubeconfig, 'utf8')) as { users: Array<{ user: { token: string } }> }).users[0]?.user.token ?? '';
+  writeFileSync(join(sa, 'token'), saToken);
+  const cache = await startCache(t, { source: { kind: 'in-cluster' }, inCluster });
+  t.assert.equal(await cache.waitForSync(60_000), true);
+  const p = await core.createNamespacedPod({ namespace: 'km-incluster', body: podBody('via-sa') });
+  t.assert.equal((await cache.waitForPod({ uid: p.metadata?.uid ?? '' }, 30_000))?.name, 'via-sa');
+});
+
+void test('the client-node engine (its ListWatch, imported on start) runs the same informers: adds, updates, deletes', TIMEOUT, async (t: TestContext) => {
+  const c = await cluster();
+  const core = c.adminClient.makeApiClient(CoreV1Api);
+  await c.createNamespace('km-engine');
+  const cache = await startCache(t, { source: { kind: 'kubeconfig', path: c.kubeconfigPath }, informerEngine: 'client-node', deletedPodGraceMs: 60_000 });
+  t.assert.equal(await cache.waitForSync(60_000), true);
+  const p = await core.createNamespacedPod({ namespace: 'km-engine', body: podBody('lw') });
+  const uid = p.metadata?.uid ?? '';
+  t.assert.equal((await cache.waitForPod({ uid }, 30_000))?.name, 'lw');
+  const now = await core.readNamespacedPod({ name: 'lw', namespace: 'km-engine' });
+  now.metadata = { ...now.metadata, labels: { app: 'lw', rev: '2' } };
+  await core.replaceNamespacedPod({ name: 'lw', namespace: 'km-engine', body: now });
+  await eventually(() => cache.getPod({ uid })?.labels?.rev === '2', 30_000, 'update seen');
+  await core.deleteNamespacedPod({ name: 'lw', namespace: 'km-engine', gracePeriodSeconds: 0 });
+  await eventually(() => cache.getPod({ uid })?.deletedAt !== undefined, 30_000, 'delete seen');
+  t.assert.throws(() => createMetadataCache({ source: { kind: 'in-cluster' }, informerEngine: 'bogus' as 'sextant' }), (e: unknown) => isKubeMetadataError(e, 'SEXTANT_KUBE_INVALID_OPTION') && /informerEngine/.test(e.message));
 });

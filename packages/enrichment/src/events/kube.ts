@@ -1,13 +1,9 @@
 // A small JSON client for the few API calls the events source makes (Lease get/create/update,
-// events LIST and WATCH). Authentication comes from client-node's KubeConfig (token files are
-// re-read, client certificates and CA applied); the transport is undici, one dispatcher per request
-// and closed after it, so nothing outlives shutdown(). kube-metadata keeps its own transport
-// private (its README), so this one is separate.
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
-import type { Dispatcher } from 'undici';
-
-type KubeSource = { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string; context?: string };
+// events LIST and WATCH), over @sextant/kube-metadata's transport: its own credentials reader
+// (ServiceAccount token re-read per request, CA, kubeconfig client certificates and tokens), with
+// @kubernetes/client-node imported only for exec/auth-provider users (+24 MiB of heap otherwise).
+import { createKubeTransport } from '@sextant/kube-metadata';
+import type { KubeSource } from '@sextant/kube-metadata';
 
 interface KubeResponse {
   status: number;
@@ -25,45 +21,8 @@ interface KubeClient {
   watch(path: string, query: Record<string, string>, onEvent: (type: string, object: unknown) => void | Promise<void>, signal: AbortSignal): Promise<KubeResponse>;
 }
 
-function loadKubeConfig(source: KubeSource): KubeConfig {
-  const kc = new KubeConfig();
-  if (source.kind === 'in-cluster') {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromFile(source.path);
-    if (source.context !== undefined) kc.setCurrentContext(source.context);
-  }
-  return kc;
-}
-
 function createKubeClient(source: KubeSource): KubeClient {
-  const kc = loadKubeConfig(source);
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new Error('kubeconfig has no current cluster; set current-context or metadata.context');
-  const server = cluster.server.replace(/\/+$/, '');
-
-  async function open(method: 'GET' | 'POST' | 'PUT', path: string, query: Record<string, string>, body: unknown, signal: AbortSignal | undefined) {
-    const url = new URL(server + path);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), method === 'GET' ? HttpMethod.GET : method === 'POST' ? HttpMethod.POST : HttpMethod.PUT);
-    await kc.applySecurityAuthentication(ctx);
-    ctx.setHeaderParam('Accept', 'application/json');
-    if (body !== undefined) ctx.setHeaderParam('Content-Type', 'application/json');
-    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
-    try {
-      const res = await fetch(url, {
-        method,
-        headers: ctx.getHeaders(),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(signal === undefined ? {} : { signal }),
-        ...(dispatcher === undefined ? {} : { dispatcher }),
-      });
-      return { res, dispatcher };
-    } catch (err) {
-      void dispatcher?.destroy().catch(() => undefined);
-      throw err;
-    }
-  }
+  const transport = createKubeTransport(source);
 
   function parse(text: string): unknown {
     try {
@@ -75,17 +34,23 @@ function createKubeClient(source: KubeSource): KubeClient {
 
   return {
     async request(method, path, options = {}) {
-      const { res, dispatcher } = await open(method, path, options.query ?? {}, options.body, options.signal);
+      const res = await transport.request({
+        method,
+        path,
+        ...(options.query === undefined ? {} : { query: options.query }),
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
       try {
-        return { status: res.status, body: await parse(await res.text()) };
+        return { status: res.status, body: parse(await res.text()) };
       } finally {
-        void dispatcher?.destroy().catch(() => undefined);
+        res.discard();
       }
     },
     async watch(path, query, onEvent, signal) {
-      const { res, dispatcher } = await open('GET', path, { ...query, watch: 'true' }, undefined, signal);
+      const res = await transport.request({ path, query: { ...query, watch: 'true' }, signal });
       try {
-        if (res.status !== 200 || res.body === null) return { status: res.status, body: await parse(await res.text()) };
+        if (res.status !== 200) return { status: res.status, body: parse(await res.text()) };
         const decoder = new TextDecoder();
         let buf = '';
         // Awaiting the callback pauses reading, so a slow consumer holds the stream back (TCP backpressure).
@@ -95,7 +60,7 @@ function createKubeClient(source: KubeSource): KubeClient {
           await onEvent(typeof ev.type === 'string' ? ev.type : '', ev.object);
         };
         try {
-          for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          for await (const chunk of res.body) {
             buf += decoder.decode(chunk, { stream: true });
             let nl = buf.indexOf('\n');
             while (nl >= 0) {
@@ -112,7 +77,7 @@ function createKubeClient(source: KubeSource): KubeClient {
         }
         return { status: 200, body: undefined };
       } finally {
-        void dispatcher?.destroy().catch(() => undefined);
+        res.discard();
       }
     },
   };
