@@ -10,3 +10,5 @@ export type { OtelCollector, OtlpJsonLine, StartOtelCollectorOptions } from './o
 export { freePort, onProcessExit, waitForPort } from './proc.ts';
 export { CACHE_DIR, REPO_ROOT, TOOLS, ensureTool, toolPath } from './tools.ts';
 export type { EnsureResult, ToolName } from './tools.ts';
+export { createTestPki } from './pki.ts';
+export type { TestCa, TestCert, TestLeafOptions, TestPki } from './pki.ts';

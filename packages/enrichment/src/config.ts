@@ -8,6 +8,12 @@ const enrichmentConfigSchema = defineConfig({
   listen: s.object({
     host: s.string({ default: '0.0.0.0', description: 'Listen address.' }),
     port: s.number({ integer: true, min: 0, max: 65535, default: 24321, description: 'OTLP/HTTP port (also /metrics, /healthz, /readyz); 0 picks a free port.' }),
+    tls: s.object({
+      certFile: s.optionalString({ description: 'Serving certificate (PEM); with keyFile the port speaks HTTPS only.' }),
+      keyFile: s.optionalString({ description: 'Serving key (PEM).' }),
+      clientCaFile: s.optionalString({ description: 'CA of client certificates (mTLS): POST /v1/logs and /v1/metrics answer 401 without a certificate signed by it; /healthz, /readyz and /metrics need none (probes and Prometheus cannot present one).' }),
+      reloadInterval: s.duration({ min: 100, default: '10s', description: 'How often the three files are checked; changed files (a rotated Secret) are loaded without a restart.' }),
+    }),
   }),
   limits: s.object({
     maxBodyBytes: s.bytes({ min: 1, default: '16Mi', description: 'Largest request body on the wire (compressed); above it 413.' }),
@@ -131,6 +137,9 @@ function crossCheck(cfg: EnrichmentConfig): EnrichmentConfig {
   if (ev.enabled && md.source === 'file') issues.push('events.enabled: true needs the API server (metadata.source in-cluster or kubeconfig, not file)');
   if (ev.lease.renewDeadline >= ev.lease.duration) issues.push(`events.lease.renewDeadline: ${ev.lease.renewDeadline} ms is not below events.lease.duration (${ev.lease.duration} ms); valid: shorter, so a leader stops before another may start`);
   if (ev.lease.renewInterval >= ev.lease.renewDeadline) issues.push(`events.lease.renewInterval: ${ev.lease.renewInterval} ms is not below events.lease.renewDeadline (${ev.lease.renewDeadline} ms)`);
+  const lt = cfg.listen.tls;
+  if ((lt.certFile === undefined) !== (lt.keyFile === undefined)) issues.push(`listen.tls: certFile ${JSON.stringify(lt.certFile)} and keyFile ${JSON.stringify(lt.keyFile)} go together (set both for HTTPS, or neither)`);
+  if (lt.clientCaFile !== undefined && lt.certFile === undefined) issues.push(`listen.tls.clientCaFile: ${JSON.stringify(lt.clientCaFile)} (mTLS) needs listen.tls.certFile and keyFile`);
   const au = cfg.audit;
   if ((au.tls.certFile === undefined) !== (au.tls.keyFile === undefined)) issues.push('audit.tls: certFile and keyFile go together');
   if (au.tls.clientCaFile !== undefined && au.tls.certFile === undefined) issues.push('audit.tls.clientCaFile: mTLS needs audit.tls.certFile and keyFile');

@@ -20,7 +20,7 @@ import type { ResourcePodKey, SpliceSignal } from './enrich.ts';
 import { createExportComponent } from './export.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import { createServiceFromParts } from './service.ts';
-import type { EnrichmentService, MetadataComponent } from './service.ts';
+import type { EnrichmentService, MetadataComponent, ServiceParts } from './service.ts';
 import type { EnrichmentServiceWithSources } from './events/attach.ts';
 import type { Queue } from '@sextant/pipeline';
 
@@ -41,6 +41,12 @@ function metadataComponent(cache: MetadataCache, log: Logger): MetadataComponent
     isExcluded: (pod) => cache.isExcluded(pod),
     shutdown: () => cache.shutdown(),
   };
+}
+
+function listenTlsFiles(config: EnrichmentConfig): ServiceParts<PodInfo>['tls'] {
+  const t = config.listen.tls;
+  if (t.certFile === undefined || t.keyFile === undefined) return undefined;
+  return { certFile: t.certFile, keyFile: t.keyFile, clientCaFile: t.clientCaFile, reloadIntervalMs: t.reloadInterval };
 }
 
 /**
@@ -82,7 +88,8 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
   });
   let queue: Queue | undefined;
   const base: EnrichmentService = createServiceFromParts<PodInfo>({
-    listen: config.listen,
+    listen: { host: config.listen.host, port: config.listen.port },
+    tls: listenTlsFiles(config),
     limits: config.limits,
     waitForPodMs: md.waitForPod,
     coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests },

@@ -12,6 +12,8 @@ const errorCodes = {
   SEXTANT_ENRICHMENT_USAGE: { message: 'command-line arguments are invalid', status: 500 },
   SEXTANT_ENRICHMENT_LISTEN: { message: 'the HTTP listener could not bind its address', status: 500 },
   SEXTANT_ENRICHMENT_STATE: { message: 'the service is not in a state that allows this call', status: 500 },
+  SEXTANT_ENRICHMENT_TLS: { message: 'the listen.tls certificate, key or client CA file cannot be read', status: 500 },
+  SEXTANT_ENRICHMENT_UNAUTHENTICATED: { message: 'the OTLP routes need a client certificate signed by listen.tls.clientCaFile', status: 401 },
 } as const satisfies Record<string, ErrorSpec>;
 
 type EnrichmentErrorCode = keyof typeof errorCodes;

@@ -1,10 +1,12 @@
 // The enrichment service: OTLP/HTTP in (fastify), pod metadata through the resource splice,
 // a durable enqueue before the 200, and an export loop from the queue to the backend.
 // see issue 5 and ARCHITECTURE.md "Delivery contract".
+import type { Server as TlsServer } from 'node:tls';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   createOtlpBodyParser,
+  encodeRpcStatus,
   ingestRejection,
   rejectionResponse,
   responseFormatOf,
@@ -16,6 +18,8 @@ import type { Coalescer } from './coalesce.ts';
 import { enrichRequest } from './enrich.ts';
 import type { PodMetadata, Splice, SpliceSignal } from './enrich.ts';
 import { EnrichmentError } from './errors.ts';
+import { loadListenTls } from './listen-tls.ts';
+import type { ListenTls, ListenTlsFiles } from './listen-tls.ts';
 import { createEnrichmentMetrics } from './metrics.ts';
 import type { EnrichmentMetrics, MetadataGaugeSource } from './metrics.ts';
 
@@ -37,6 +41,8 @@ interface ExportComponent {
 /** Everything the HTTP side needs, assembled by the service factory. */
 interface ServiceParts<P> {
   listen: { host: string; port: number };
+  /** HTTPS on the listener; with clientCaFile, mTLS for the OTLP routes (see listen-tls.ts). */
+  tls?: ListenTlsFiles | undefined;
   limits: { maxBodyBytes: number; maxDecodedBytes: number };
   waitForPodMs: number;
   /** Requests arriving while an enqueue is in flight share one queue item up to these bounds. */
@@ -70,6 +76,8 @@ interface EnrichmentService {
   metricsText(): Promise<string>;
 }
 
+const GRPC_UNAUTHENTICATED = 16;
+
 function send(reply: FastifyReply, res: IngestResponse): FastifyReply {
   return reply.code(res.statusCode).headers(res.headers).send(res.body);
 }
@@ -79,6 +87,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
   let coalescer: Coalescer | undefined;
   let exporter: ExportComponent | undefined;
   let app: FastifyInstance | undefined;
+  let listenTls: ListenTls | undefined;
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   const metrics = createEnrichmentMetrics(() => (state === 'new' ? undefined : parts.metadata.stats()));
   parts.onMetrics?.(metrics);
@@ -147,15 +156,30 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     return answer(format, successResponse(signal, format));
   }
 
-  function buildApp(): FastifyInstance {
-    const server = Fastify({
+  // 401 + OTLP Status (gRPC UNAUTHENTICATED) for a connection without a trusted client certificate;
+  // the connection is closed, since its certificate cannot change (the client reconnects with a new one).
+  function refuseUnauthenticated(tls: ListenTls, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const why = tls.refusal(request.raw.socket);
+    if (why === undefined) return undefined;
+    const signal: SpliceSignal = request.url.startsWith('/v1/metrics') ? 'metrics' : 'logs';
+    metrics.requests.inc({ signal, code: '401' });
+    log.warn({ peer: request.raw.socket.remoteAddress, url: request.url, reason: why }, 'OTLP request refused: client certificate');
+    const format = responseFormatOf(request.headers);
+    const message = new EnrichmentError('SEXTANT_ENRICHMENT_UNAUTHENTICATED', why).message;
+    return send(reply, { statusCode: 401, headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf', connection: 'close' }, body: encodeRpcStatus(GRPC_UNAUTHENTICATED, message, format) });
+  }
+
+  function buildApp(tls: ListenTls | undefined): FastifyInstance {
+    const options = {
       logger: false,
       // Connections idle at close are closed at once; busy ones finish their request.
       forceCloseConnections: 'idle',
       return503OnClosing: true,
       keepAliveTimeout: 65_000,
       requestTimeout: 120_000,
-    });
+    } as const;
+    // The HTTPS instance differs from the HTTP one only in its server type; routes and hooks are the same.
+    const server = tls === undefined ? Fastify(options) : (Fastify({ ...options, https: tls.serverOptions() }) as unknown as FastifyInstance);
     server.get('/healthz', async (_req, reply) => reply.code(200).type('text/plain').send('ok\n'));
     server.get('/readyz', async (_req, reply) => {
       const ready = service.ready();
@@ -166,6 +190,8 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     void server.register((otlp, _opts, done) => {
       otlp.removeAllContentTypeParsers();
       otlp.addContentTypeParser('*', parser);
+      // Before the body is read: an unauthenticated client's body is never parsed.
+      if (tls?.mutual === true) otlp.addHook('onRequest', async (req, reply) => refuseUnauthenticated(tls, req, reply));
       otlp.post('/v1/logs', (req, reply) => handleExport('logs', req, reply));
       otlp.post('/v1/metrics', (req, reply) => handleExport('metrics', req, reply));
       done();
@@ -184,6 +210,14 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     async start() {
       if (state !== 'new') throw new EnrichmentError('SEXTANT_ENRICHMENT_STATE', `start() called in state ${state}; a service starts once`);
       state = 'starting';
+      if (parts.tls !== undefined) {
+        try {
+          listenTls = await loadListenTls(parts.tls, log);
+        } catch (err) {
+          state = 'stopped';
+          throw new EnrichmentError('SEXTANT_ENRICHMENT_TLS', `listen.tls files cannot be read (certFile ${parts.tls.certFile}, keyFile ${parts.tls.keyFile}, clientCaFile ${parts.tls.clientCaFile ?? '-'}): ${(err as Error).message}`, { cause: err });
+        }
+      }
       // Downstream first: the queue and the export loop, then the watch, then the listener.
       queue = await parts.openQueue();
       metrics.watchQueue(queue);
@@ -191,9 +225,10 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       exporter = parts.createExporter(queue, metrics);
       exporter.start();
       parts.metadata.start();
-      app = buildApp();
+      app = buildApp(listenTls);
       try {
         await app.listen({ host: parts.listen.host, port: parts.listen.port });
+        listenTls?.watch(app.server as unknown as TlsServer);
       } catch (err) {
         state = 'running';
         await service.shutdown();
@@ -201,11 +236,12 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       }
       state = 'running';
       const addr = service.address();
-      log.info({ address: addr }, 'enrichment service listening');
+      log.info({ address: addr, tls: listenTls !== undefined, mtls: listenTls?.mutual === true }, 'enrichment service listening');
     },
     async shutdown() {
       if (state === 'stopped' || state === 'stopping') return;
       state = 'stopping';
+      listenTls?.stop();
       // Upstream first: stop accepting and let requests in flight reach the queue.
       if (app !== undefined) {
         const closing = app.close();
