@@ -1,7 +1,7 @@
 // Enrichment configuration: one @sextant/pipeline schema gives parsing, defaults, environment
 // overrides (SEXTANT_<PATH>, segments joined by `__`, e.g. SEXTANT_QUEUE__MAX_BYTES=2Gi),
 // validation messages naming key, value and valid choices, and the docs table in README.md.
-import { SextantError, configDocs, defineConfig, loadConfig, s } from '@sextant/pipeline';
+import { SextantError, configDocs, defineConfig, exporterConfig, loadConfig, s } from '@sextant/pipeline';
 import type { Infer } from '@sextant/pipeline';
 
 const enrichmentConfigSchema = defineConfig({
@@ -55,8 +55,8 @@ const enrichmentConfigSchema = defineConfig({
     coalesceMaxRequests: s.number({ integer: true, min: 1, max: 4096, default: 256, description: 'Most requests in one coalesced batch (1 = one batch per request).' }),
   }),
   exporter: s.object({
-    protocol: s.enum(['otlp_http', 'otlp_grpc', 'file'] as const, { default: 'otlp_http', description: 'Backend protocol.' }),
-    endpoint: s.optionalString({ description: 'Backend URL: OTLP/HTTP base URL (…/v1/logs is appended) or gRPC host:port / http(s)://host:port.' }),
+    protocol: s.enum(['otlp_http', 'otlp_grpc', 'splunk_hec', 'file'] as const, { default: 'otlp_http', description: 'Backend protocol.' }),
+    endpoint: s.optionalString({ description: 'Backend URL: OTLP/HTTP base URL (…/v1/logs is appended), gRPC host:port / http(s)://host:port, or the Splunk HEC URL (https://splunk:8088; /services/collector/event is appended).' }),
     path: s.optionalString({ description: 'Output file of the file exporter ({signal} is replaced).' }),
     headers: s.map(s.secret(), { description: 'Extra headers; values inline, file:/path or env:NAME (Secrets).' }),
     compression: s.enum(['gzip', 'zstd', 'none'] as const, { default: 'gzip', description: 'Request compression (zstd: OTLP/HTTP only).' }),
@@ -69,6 +69,8 @@ const enrichmentConfigSchema = defineConfig({
       serverName: s.optionalString({ description: 'TLS server name override.' }),
       insecureSkipVerify: s.boolean({ default: false, description: 'Do not verify the backend certificate (testing only).' }),
     }),
+    // The same keys as every component's exporter preset (@sextant/pipeline exporterConfig).
+    splunk: exporterConfig().shape.splunk,
   }),
   export: s.object({
     concurrency: s.number({ integer: true, min: 1, max: 64, default: 4, description: 'Batches in flight to the backend.' }),
@@ -132,7 +134,8 @@ function crossCheck(cfg: EnrichmentConfig): EnrichmentConfig {
   const exp = cfg.exporter;
   if (exp.protocol === 'file' && exp.path === undefined) issues.push('exporter.path: undefined is not a file path (required when exporter.protocol is file)');
   if (exp.protocol !== 'file' && exp.endpoint === undefined) issues.push(`exporter.endpoint: undefined is not a URL (required when exporter.protocol is ${exp.protocol})`);
-  if (exp.protocol === 'otlp_grpc' && exp.compression === 'zstd') issues.push('exporter.compression: "zstd" is not one of gzip, none (for exporter.protocol otlp_grpc)');
+  if ((exp.protocol === 'otlp_grpc' || exp.protocol === 'splunk_hec') && exp.compression === 'zstd') issues.push(`exporter.compression: "zstd" is not one of gzip, none (for exporter.protocol ${exp.protocol})`);
+  if (exp.protocol === 'splunk_hec' && exp.splunk.token === undefined) issues.push('exporter.splunk.token: undefined is not a secret (required when exporter.protocol is splunk_hec; inline, file:/path or env:NAME)');
   const ev = cfg.events;
   if (ev.enabled && md.source === 'file') issues.push('events.enabled: true needs the API server (metadata.source in-cluster or kubeconfig, not file)');
   if (ev.lease.renewDeadline >= ev.lease.duration) issues.push(`events.lease.renewDeadline: ${ev.lease.renewDeadline} ms is not below events.lease.duration (${ev.lease.duration} ms); valid: shorter, so a leader stops before another may start`);

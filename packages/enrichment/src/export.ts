@@ -1,13 +1,14 @@
 // The exporting side: @sextant/pipeline's exporter for the configured protocol, its retry
 // policy and export loop (ack only after the backend accepted; retryable → hold and back off;
 // permanent → counted dead letter). Wrapped to count the records the backend accepted.
-import { createExportLoop, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy } from '@sextant/pipeline';
+import { SextantError, createExportLoop, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
 import type { Exporter, Logger, Queue } from '@sextant/pipeline';
 import type { EnrichmentConfig } from './config.ts';
 import { countRecords } from './count.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import type { ExportComponent } from './service.ts';
 import { createBatchingExporter } from './export-batch.ts';
+import { toHecEvents } from './export-hec.ts';
 
 // The export loop leases this many items per backend request in flight, so that items waiting
 // for a send slot can leave merged (export-batch.ts).
@@ -25,6 +26,16 @@ function createExporter(config: EnrichmentConfig, logger: Logger): Exporter {
       return createOtlpHttpExporter({ ...common, endpoint: e.endpoint ?? '', compression: e.compression, ...(e.compression === 'gzip' ? { compressionLevel: 1 } : {}) });
     case 'otlp_grpc':
       return createOtlpGrpcExporter({ ...common, endpoint: e.endpoint ?? '', insecure: e.insecure, compression: e.compression === 'zstd' ? 'gzip' : e.compression });
+    case 'splunk_hec': {
+      // Built by the shared preset (the same keys, checks and HEC exporter as other components).
+      const preset = exporterConfig().parse(
+        { protocol: 'splunk_hec', endpoint: e.endpoint, headers: e.headers, compression: e.compression, timeout: e.timeout, tls: e.tls, splunk: e.splunk },
+        'exporter',
+        false,
+      );
+      if (!preset.ok) throw new SextantError('SEXTANT_CONFIG_INVALID', preset.issues.join('\n  '));
+      return exporterFromConfig(preset.value, { toHecEvents, logger, path: 'exporter' });
+    }
     case 'file':
       return createFileExporter({ path: e.path ?? '' });
   }

@@ -31,7 +31,7 @@ void test('a YAML file is merged over the defaults and the environment overrides
 
 void test('errors name the key, the bad value and the valid choices', (t) => {
   const ok = { exporter: { endpoint: 'http://b:4318' } };
-  t.assert.throws(() => resolveEnrichmentConfig({ exporter: { protocol: 'kafka', endpoint: 'x' } }), /exporter\.protocol: "kafka" is not one of otlp_http, otlp_grpc, file/);
+  t.assert.throws(() => resolveEnrichmentConfig({ exporter: { protocol: 'kafka', endpoint: 'x' } }), /exporter\.protocol: "kafka" is not one of otlp_http, otlp_grpc, splunk_hec, file/);
   t.assert.throws(() => resolveEnrichmentConfig({ ...ok, listen: { port: 70000 } }), /listen\.port: 70000 is not an integer >= 0 <= 65535/);
   t.assert.throws(() => resolveEnrichmentConfig({ ...ok, queue: { maxbytes: 5 } }), /queue\.maxbytes: unknown key \(did you mean queue\.maxBytes\?\)/);
   t.assert.throws(() => resolveEnrichmentConfig({ ...ok, metadata: { source: 'file' } }), /metadata\.path: undefined is not a file path \(required when metadata\.source is file\)/);
