@@ -3,7 +3,7 @@
 // specs the chart renders beside them.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, suite, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -92,6 +92,26 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         const kubelet = metrics === false ? false : metrics.kubelet;
         t.assert.equal(kubelet !== false, collector.template.spec.automountServiceAccountToken === true);
         if (kubelet !== false) t.assert.equal(kubelet.endpoint, 'https://10.0.0.7:10250');
+        // journald reads exactly the two mounted journal directories, and is off without them.
+        const journal = [mountPath(collector.template, 'journal-var'), mountPath(collector.template, 'journal-run')];
+        t.assert.deepStrictEqual(cfg.journald === false ? false : cfg.journald.dirs, journal[0] === undefined ? false : journal);
+        // The audit log file lies in the mounted directory, and is off without it.
+        const auditDir = mountPath(collector.template, 'audit-log');
+        t.assert.equal(cfg.auditLog !== false, auditDir !== undefined);
+        if (cfg.auditLog !== false) for (const f of cfg.auditLog.paths) t.assert.equal(dirname(f), auditDir);
+        // Every source that keeps read positions has the checkpoint hostPath at checkpointDir.
+        if (logs !== undefined || cfg.journald !== false || cfg.auditLog !== false) t.assert.equal(mountPath(collector.template, 'checkpoints'), cfg.checkpointDir);
+        // mtlsSecret: the collector's TLS files are the mounted Secret's (the key names are those of the collector's
+        // config; see the report if its loader has not taken them yet).
+        const tls = (cfg as unknown as { tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string } }).tls;
+        const mtls = mountPath(collector.template, 'mtls');
+        if (mtls === undefined) t.assert.ok(tls === undefined || tls.certFile === undefined, 'no client certificate without mtlsSecret');
+        else {
+          t.assert.equal(tls?.caFile, `${mtls}/ca.crt`);
+          t.assert.equal(tls?.certFile, `${mtls}/tls.crt`);
+          t.assert.equal(tls?.keyFile, `${mtls}/tls.key`);
+          t.assert.equal(tls?.serverName, cfg.service?.name);
+        }
       }
 
       const enrichment = templates.get('enrichment');
@@ -101,9 +121,34 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         t.assert.equal(cfg.queue.dir, mountPath(enrichment.template, 'queue'));
         t.assert.equal(cfg.metadata.source, 'in-cluster');
         t.assert.equal(cfg.metadata.clusterName, 'ci');
-        t.assert.equal(cfg.exporter.protocol, 'otlp_http');
-        t.assert.equal(cfg.exporter.endpoint, 'https://otlp.example.com:443');
+        if (scenario === 'splunk-hec') {
+          t.assert.equal(cfg.exporter.protocol, 'splunk_hec');
+          t.assert.equal(cfg.exporter.endpoint, 'https://splunk.example.com:8088');
+        } else {
+          t.assert.equal(cfg.exporter.protocol, 'otlp_http');
+          t.assert.equal(cfg.exporter.endpoint, 'https://otlp.example.com:443');
+        }
         t.assert.equal(cfg.queue.maxBytes, 9 * 1024 ** 3);
+        // mtlsSecret: HTTPS with client certificates from the mounted Secret, and probes that speak HTTPS.
+        const mtls = mountPath(enrichment.template, 'mtls');
+        const scheme = enrichment.template.spec.containers[0]?.readinessProbe?.httpGet?.scheme;
+        t.assert.deepStrictEqual(
+          { certFile: cfg.listen.tls.certFile, keyFile: cfg.listen.tls.keyFile, clientCaFile: cfg.listen.tls.clientCaFile },
+          mtls === undefined
+            ? { certFile: undefined, keyFile: undefined, clientCaFile: undefined }
+            : { certFile: `${mtls}/tls.crt`, keyFile: `${mtls}/tls.key`, clientCaFile: `${mtls}/ca.crt` },
+        );
+        t.assert.equal(scheme, mtls === undefined ? 'HTTP' : 'HTTPS');
+        // audit.webhook: on exactly when the pod has the audit port, listening on it, with its files in the mount.
+        const auditPort = containerPort(enrichment.template, 'audit');
+        t.assert.equal(cfg.audit.enabled, auditPort !== undefined);
+        if (cfg.audit.enabled) {
+          const dir = mountPath(enrichment.template, 'audit-webhook');
+          t.assert.equal(cfg.audit.listen.port, auditPort);
+          t.assert.equal(cfg.audit.tls.certFile, `${dir ?? '?'}/tls.crt`);
+          t.assert.equal(cfg.audit.tls.keyFile, `${dir ?? '?'}/tls.key`);
+          t.assert.deepStrictEqual(cfg.audit.token, { fromFile: `${dir ?? '?'}/token` });
+        }
         // events.enabled grants the events RBAC (the leader Role) and turns the events source on, or neither.
         const eventsRbac = objects.some((o) => o.kind === 'Role' && o.metadata.name === 'sx-sextant-enrichment-events-leader');
         t.assert.equal(cfg.events.enabled, eventsRbac);

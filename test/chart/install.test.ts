@@ -167,6 +167,11 @@ void suite('chart on a real kube-apiserver', () => {
       };
       add('root', await renderScenario('collector-root', { release: 'ps' }));
       add('nonroot', await renderScenario('collector-nonroot', { release: 'ps' }));
+      add('journald', await renderScenario('journald-root', { release: 'ps' }));
+      add('journald-nonroot', await renderScenario('journald-nonroot', { release: 'ps' }));
+      add('audit-file', await renderScenario('audit-file', { release: 'ps' }));
+      add('audit-webhook', await renderScenario('audit-webhook', { release: 'ps' }));
+      add('mtls', await renderScenario('mtls', { release: 'ps' }));
       // A collector with kubelet metrics only has no hostPath at all.
       const kubeletOnly = ['logs.enabled=false', 'metrics.host=false', 'metrics.kubelet=true', 'traces.enabled=false'];
       for (const preset of ['root', 'nonroot']) {
@@ -188,8 +193,8 @@ void suite('chart on a real kube-apiserver', () => {
       return core.createNamespacedPod({ namespace: `ps-${level}`, body: podFrom(key.replace('/', '-'), w.workload, w.template) });
     };
 
-    void test('enrichment and trace-receiver Pods are admitted where `restricted` is enforced', async (t: TestContext) => {
-      for (const key of ['root/enrichment', 'root/trace-receiver']) {
+    void test('enrichment and trace-receiver Pods are admitted where `restricted` is enforced, also with the audit webhook and mTLS Secrets', async (t: TestContext) => {
+      for (const key of ['root/enrichment', 'root/trace-receiver', 'audit-webhook/enrichment', 'mtls/enrichment']) {
         t.assert.equal(await status(() => create('restricted', key)), 200, key);
       }
     });
@@ -207,6 +212,26 @@ void suite('chart on a real kube-apiserver', () => {
         }
         t.assert.equal(await status(() => create('privileged', key)), 200, `${key} in privileged`);
       }
+    });
+
+    void test('collector Pods with the journal or the audit log directory are refused by restricted and baseline for those hostPaths only, admitted by privileged', async (t: TestContext) => {
+      const cases: [string, string][] = [
+        ['journald/node-collector', '"checkpoints", "journal-var", "journal-run"'],
+        ['journald-nonroot/node-collector', '"pod-logs", "checkpoints", "journal-var", "journal-run", "host-proc", "host-sys"'],
+        ['audit-file/node-collector', '"pod-logs", "checkpoints", "audit-log", "host-proc", "host-sys"'],
+      ];
+      for (const [key, volumes] of cases) {
+        for (const level of ['restricted', 'baseline']) {
+          const body = await refusal(() => create(level, key));
+          const why = level === 'baseline' ? `hostPath volumes (volumes ${volumes})` : `restricted volume types (volumes ${volumes} use restricted volume type "hostPath")`;
+          t.assert.ok(body.includes(why), `${key} in ${level}: ${body}`);
+          if (level === 'baseline') t.assert.doesNotMatch(body, /privileged|hostNetwork|hostPID|capabilities|allowPrivilegeEscalation/, key);
+        }
+        t.assert.equal(await status(() => create('privileged', key)), 200, `${key} in privileged`);
+      }
+      // The journal group is an ordinary supplemental group: nothing beyond hostPath for the nonroot journald collector.
+      const restricted = await refusal(() => create('restricted', 'journald-nonroot/node-collector'));
+      t.assert.doesNotMatch(restricted, /runAsNonRoot|runAsUser|supplementalGroups/);
     });
 
     void test('restricted refuses the root collector only for running as root; nonroot passes restricted apart from hostPath', async (t: TestContext) => {
@@ -302,6 +327,26 @@ void suite('chart on a real kube-apiserver', () => {
       t.assert.equal(await status(() => leases.deleteNamespacedLease({ name: 'sextant-events', namespace: releaseNs('all-on') })), 403);
       t.assert.equal(await status(() => leases.createNamespacedLease({ namespace: 'kube-system', body: lease })), 403);
       t.assert.deepStrictEqual(await writesAndSecrets(kc, releaseNs('all-on')), allForbidden);
+    });
+
+    void test('with the audit webhook, enrichment gets no access to its Secrets through the API (they are mounted), and no more RBAC', async (t: TestContext) => {
+      const kc = client(await token('audit-webhook', 'enrichment'));
+      t.assert.deepStrictEqual(await metadataReads(kc), allowedReads);
+      const c = kc.makeApiClient(CoreV1Api);
+      for (const name of ['sextant-audit-token', 'sextant-audit-tls']) {
+        t.assert.equal(await status(() => c.readNamespacedSecret({ name, namespace: releaseNs('audit-webhook') })), 403, name);
+      }
+      t.assert.deepStrictEqual(await writesAndSecrets(kc, releaseNs('audit-webhook')), allForbidden);
+      t.assert.equal(await status(() => kc.makeApiClient(EventsV1Api).listEventForAllNamespaces()), 403);
+    });
+
+    void test('journald and the audit file give the collector no RBAC and no token', async (t: TestContext) => {
+      for (const scenario of ['journald-root', 'journald-nonroot', 'audit-file']) {
+        const tok = await token(scenario, 'node-collector');
+        t.assert.equal(await kubeletAllowsStats(tok), false, scenario);
+        t.assert.deepStrictEqual(await metadataReads(client(tok)), forbiddenReads, scenario);
+        t.assert.deepStrictEqual(await writesAndSecrets(client(tok), releaseNs(scenario)), allForbidden, scenario);
+      }
     });
 
     void test('trace-receiver reads the same metadata kinds and nothing else', async (t: TestContext) => {

@@ -40,7 +40,7 @@ const OTHERS: readonly Endpoint[] = [
 ];
 const PORTS: readonly { port: number; protocol: 'TCP' | 'UDP' }[] = [
   { port: 53, protocol: 'UDP' },
-  ...[53, 443, 2020, 4317, 4318, 6443, 8888, 10250, 24321].map((port) => ({ port, protocol: 'TCP' as const })),
+  ...[53, 443, 2020, 4317, 4318, 6443, 8888, 10250, 24321, 24322].map((port) => ({ port, protocol: 'TCP' as const })),
 ];
 
 interface Flags {
@@ -50,18 +50,25 @@ interface Flags {
   readonly http: boolean;
   /** Who may send traces: any pod in the cluster, or only pods in namespaces labelled sextant.io/traces=true. */
   readonly tracesFrom: 'any-pod' | 'labelled-ns';
+  /** The audit webhook: the API server's address (and nothing else) may reach enrichment on 24322. */
+  readonly auditWebhook?: boolean;
 }
 
 const FLAGS: Record<string, Flags> = {
   'all-off-except-traces': { netpol: true, kubelet: false, grpc: false, http: true, tracesFrom: 'any-pod' },
   'all-on': { netpol: true, kubelet: true, grpc: true, http: true, tracesFrom: 'any-pod' },
+  'audit-file': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
+  'audit-webhook': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod', auditWebhook: true },
   'collector-nonroot': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'collector-root': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'custom-ca': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
+  'journald-nonroot': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
+  'journald-root': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod' },
   'logs-only': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod' },
   'metrics-only': { netpol: true, kubelet: true, grpc: false, http: false, tracesFrom: 'any-pod' },
   mtls: { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'netpol-off': { netpol: false, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
+  'splunk-hec': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod' },
   'traces-only': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'labelled-ns' },
 };
 
@@ -75,7 +82,9 @@ function intended(f: Flags, src: string, dst: string, port: number, protocol: st
   if (src === 'enrichment' || src === 'trace-receiver') egress = (dst === 'api-server' && tcp && port === 6443) || (dst === 'backend' && tcp && port === 443) || dns;
   let ingress = true;
   if (dst === 'node-collector') ingress = src === 'prometheus' && tcp && port === 2020;
-  if (dst === 'enrichment') ingress = (src === 'node-collector' || src === 'prometheus') && tcp && port === 24321;
+  if (dst === 'enrichment') {
+    ingress = ((src === 'node-collector' || src === 'prometheus') && tcp && port === 24321) || (f.auditWebhook === true && src === 'api-server' && tcp && port === 24322);
+  }
   if (dst === 'trace-receiver') {
     const isPod = !['api-server', 'backend', 'node', 'internet'].includes(src);
     const sender = f.tracesFrom === 'any-pod' ? isPod : src === 'app';
@@ -121,6 +130,9 @@ void suite('chart: NetworkPolicies judged by Cyclonus', () => {
         if (v.allowed !== want) wrong.push(`${c.name ?? ''}: Cyclonus says ${v.allowed ? 'allowed' : 'denied'} (ingress ${v.ingress}, egress ${v.egress}), intended ${want ? 'allowed' : 'denied'}`);
       });
       t.assert.deepStrictEqual(wrong, [], `${wrong.length} of ${connections.length} connections differ`);
+      // Port 24322 is reachable from the API server's address only, and only with the audit webhook on.
+      const audit = allowed.filter((a) => a.includes(':24322/'));
+      if (flags.netpol) t.assert.deepStrictEqual(audit, flags.auditWebhook === true ? ['api-server -> enrichment:24322/TCP'] : []);
       // The verdicts are not vacuous: each enabled component has allowed and denied flows, and DNS is among the allowed.
       if (flags.netpol) {
         for (const c of components) {
@@ -142,7 +154,8 @@ void suite('networkpolicies/ is generated from the chart', () => {
     const out = await mkdtemp(join(tmpdir(), 'sextant-netpol-'));
     t.after(() => rm(out, { recursive: true, force: true }));
     const helm = await helmBin();
-    for (const pipeline of ['logs', 'metrics', 'traces']) {
+    const sets: [string, string[]][] = [['logs', []], ['metrics', []], ['traces', []], ['audit-webhook', ['--feature', 'audit-webhook']]];
+    for (const [pipeline, extra] of sets) {
       await execFileP(
         process.execPath,
         [
@@ -156,6 +169,7 @@ void suite('networkpolicies/ is generated from the chart', () => {
           join(REPO_ROOT, 'deploy', 'networkpolicies-values', `${pipeline}.yaml`),
           '--out',
           join(out, pipeline),
+          ...extra,
         ],
         { env: { ...process.env, SEXTANT_HELM: helm } },
       );
@@ -173,6 +187,8 @@ void suite('networkpolicies/ is generated from the chart', () => {
     }
     t.assert.deepStrictEqual((await readdir(join(out, 'logs'))).sort(), ['enrichment.yaml', 'node-collector.yaml']);
     t.assert.deepStrictEqual(await readdir(join(out, 'traces')), ['trace-receiver.yaml']);
+    // A feature's set holds only that feature's policy, to apply on top of a pipeline's.
+    t.assert.deepStrictEqual(await readdir(join(out, 'audit-webhook')), ['enrichment-audit-webhook.yaml']);
   });
 
   void test('the plain manifests allow what the chart allows: Cyclonus agrees on the traces set', async (t: TestContext) => {
