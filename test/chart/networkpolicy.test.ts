@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT, analyzeNetworkPolicies, helmBin } from '@sextant/test-env';
 import type { Connection, ExternalPeer, PodPeer } from '@sextant/test-env';
+import { parse as parseYaml } from 'yaml';
 import { SCENARIOS, podTemplates, renderScenario } from './chart.ts';
 
 const execFileP = promisify(execFile);
@@ -189,6 +190,46 @@ void suite('networkpolicies/ is generated from the chart', () => {
     t.assert.deepStrictEqual(await readdir(join(out, 'traces')), ['trace-receiver.yaml']);
     // A feature's set holds only that feature's policy, to apply on top of a pipeline's.
     t.assert.deepStrictEqual(await readdir(join(out, 'audit-webhook')), ['enrichment-audit-webhook.yaml']);
+  });
+
+  void test('networkpolicies/audit-webhook applies on top of logs/: Cyclonus opens 24322 and changes nothing else', async (t: TestContext) => {
+    const objects = await renderScenario('logs-only', { release: 'sextant', namespace: 'sextant' });
+    const enrichment = podTemplates(objects).get('enrichment');
+    const collector = podTemplates(objects).get('node-collector');
+    if (!enrichment || !collector) throw new Error('logs-only renders no enrichment or collector');
+    const en: PodPeer = { namespace: 'sextant', namespaceLabels: ns('sextant'), podLabels: enrichment.template.metadata.labels };
+    const nc: PodPeer = { namespace: 'sextant', namespaceLabels: ns('sextant'), podLabels: collector.template.metadata.labels };
+    const stranger = OTHERS[2]?.peer;
+    const apiServer = OTHERS[4]?.peer;
+    if (!stranger || !apiServer) throw new Error('probe peers missing');
+    const connections: Connection[] = [
+      { name: 'api-server -> enrichment:24322', source: apiServer, destination: en, port: 24322, protocol: 'TCP' },
+      { name: 'api-server -> enrichment:24321', source: apiServer, destination: en, port: 24321, protocol: 'TCP' },
+      { name: 'collector -> enrichment:24321', source: nc, destination: en, port: 24321, protocol: 'TCP' },
+      { name: 'stranger -> enrichment:24321', source: stranger, destination: en, port: 24321, protocol: 'TCP' },
+      { name: 'enrichment -> stranger:24322', source: en, destination: stranger, port: 24322, protocol: 'TCP' },
+    ];
+    const load = async (dir: string): Promise<unknown[]> => {
+      const files = (await readdir(join(REPO_ROOT, 'networkpolicies', dir))).filter((f) => f.endsWith('.yaml'));
+      return Promise.all(files.map(async (f) => parseYaml(await readFile(join(REPO_ROOT, 'networkpolicies', dir, f), 'utf8')) as unknown));
+    };
+    const verdict = async (dirs: string[]): Promise<string[]> =>
+      (await analyzeNetworkPolicies({ policies: (await Promise.all(dirs.map(load))).flat() as object[], connections })).map((v) => `${v.name ?? ''}=${v.allowed}`);
+    t.assert.deepStrictEqual(await verdict(['logs']), [
+      'api-server -> enrichment:24322=false',
+      'api-server -> enrichment:24321=false',
+      'collector -> enrichment:24321=true',
+      'stranger -> enrichment:24321=false',
+      'enrichment -> stranger:24322=false',
+    ]);
+    // The generated set has no API server addresses, so it admits any source to 24322 (and only to 24322).
+    t.assert.deepStrictEqual(await verdict(['logs', 'audit-webhook']), [
+      'api-server -> enrichment:24322=true',
+      'api-server -> enrichment:24321=false',
+      'collector -> enrichment:24321=true',
+      'stranger -> enrichment:24321=false',
+      'enrichment -> stranger:24322=false',
+    ]);
   });
 
   void test('the plain manifests allow what the chart allows: Cyclonus agrees on the traces set', async (t: TestContext) => {
