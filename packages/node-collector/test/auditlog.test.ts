@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appendFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { auditLogRecord, decodeLogsRequest, keyValueFromMessage } from '@sextant/otlp';
@@ -192,4 +192,25 @@ void test('auditLog: rotation by rename under writes and a restart in the middle
   t.assert.equal(writer.rotations >= 10, true, `the writer rotated (${writer.rotations})`);
   t.assert.deepEqual(missing.slice(0, 10), [], `${missing.length} events never arrived`);
   t.assert.equal(dupes, 0, 'a clean shutdown and restart resends nothing');
+});
+
+void test('auditLog: start_at end skips what a file held at the first start; a directory created later is read from its first line', { timeout: 60_000 }, async (t) => {
+  const pods = await tempDir(t, 'audit-pods-');
+  const root = await tempDir(t, 'audit-late-');
+  const ckpt = await tempDir(t, 'audit-ckpt-');
+  const sink = await startSink(t);
+  const a = join(root, 'a');
+  const b = join(root, 'b'); // does not exist yet
+  await mkdir(a);
+  await writeFile(join(a, 'audit.log'), `${JSON.stringify(auditEvent(1))}\n${JSON.stringify(auditEvent(2))}\n`);
+  const c = createNodeCollector(testConfig(pods, ckpt, [sink.endpoint], { rescanIntervalMs: 200, auditLog: { paths: [join(a, 'audit.log'), join(b, 'audit.log')], startAt: 'end' } }));
+  t.after(() => c.shutdown());
+  await c.start();
+  await appendFile(join(a, 'audit.log'), `${JSON.stringify(auditEvent(3))}\n`);
+  await mkdir(b);
+  await writeFile(join(b, 'audit.log'), `${JSON.stringify(auditEvent(4))}\n${JSON.stringify(auditEvent(5))}\n`);
+  const id = (i: number): string => `${String(auditEvent(i).auditID)}/ResponseComplete`;
+  await waitFor(() => seen(sink).size >= 3, 20_000, 'the new lines of a and all lines of b');
+  await new Promise((r) => setTimeout(r, 300));
+  t.assert.deepEqual([...seen(sink).keys()].sort(), [id(3), id(4), id(5)]);
 });
