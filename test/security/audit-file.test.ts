@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { REPO_ROOT, freePort, onProcessExit, startCluster, startOtelCollector } from '@sextant/test-env';
-import { flatRecords, serviceProcess, until } from './helpers.ts';
+import { flatRecords, metricValue, serviceProcess, until } from './helpers.ts';
 import type { FlatRecord } from './helpers.ts';
 
 const KILLS = 2;
@@ -236,6 +236,11 @@ void test('audit file: the API server audit log, rotated by --audit-log-maxsize,
       `through the webhook: ${fromWebhook.size}`,
   );
   t.assert.deepEqual(missing.slice(0, 20), [], `${missing.length} audit events of the files never reached the backend through the collector`);
+
+  // enrichment passed the collector's audit resources (no pod key) straight through, never waiting for a pod
+  const m = await service.metrics();
+  t.assert.equal(metricValue(m, 'sextant_enrichment_metadata_misses_total', 'reason="not_found_after_wait"'), 0, 'no audit batch waited for pod metadata');
+  check(metricValue(m, 'sextant_enrichment_metadata_misses_total', 'reason="no_key"') > 0, 'audit resources counted as having no pod key');
 
   // the file records name the node and the file; user, verb, object intact
   const sample = [...fromFile.values()].map((rs) => rs[0] as FlatRecord);
