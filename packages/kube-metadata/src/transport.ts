@@ -1,5 +1,7 @@
-// HTTP to the API server with the credentials of credentials.ts, over node:http(s): one keep-alive
-// agent per transport, destroyed by close(). Users that need client-node (exec, auth-provider,
+// HTTP to the API server with the credentials of credentials.ts, over node:http(s): one agent per
+// transport, one connection per request (no keep-alive: a request sent on a pooled socket the server
+// is just closing fails with ECONNRESET, and the requests are few: LISTs, long WATCHes, a Lease renewal
+// every few seconds); close() destroys what is left. Users that need client-node (exec, auth-provider,
 // proxy-url) go through client-node's KubeConfig and undici, both imported on the first request only
 // (client-node costs +24 MiB of heap; bench/README.md "Heap with 10,000 pods").
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
@@ -74,14 +76,14 @@ function nodeSender(creds: KubeCredentials): { send: Send; close(): void } {
   const t = creds.tls;
   const agent = https
     ? new HttpsAgent({
-        keepAlive: true,
+        keepAlive: false,
         rejectUnauthorized: t.rejectUnauthorized,
         ...(t.ca === undefined ? {} : { ca: t.ca }),
         ...(t.cert === undefined ? {} : { cert: t.cert }),
         ...(t.key === undefined ? {} : { key: t.key }),
         ...(t.servername === undefined ? {} : { servername: t.servername }),
       })
-    : new HttpAgent({ keepAlive: true });
+    : new HttpAgent({ keepAlive: false });
   const a = creds.auth;
   const authorization: () => Promise<string | undefined> =
     a.kind === 'token'
