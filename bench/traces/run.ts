@@ -4,11 +4,19 @@
 // and exporting to the same sink. Prints spans per second and spans per CPU-second of each server
 // process (utime + stime from /proc/<pid>/stat over the measured window) and the ratio.
 //
-//   node bench/traces/run.ts [--seconds 15] [--pods 300] [--spans 100] [--streams 32] [--only sextant|otelcol]
+//   node bench/traces/run.ts [--shape sdk|small] [--spans N] [--seconds 15] [--pods 300] [--streams 32] [--only sextant|otelcol]
 //                            [--rounds 3] [--export-concurrency 2] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
+//                            [--node-flags "..."] [--logs DIR]  (keep both servers' logs)
+//
+// Load shapes (both servers always get the identical pre-encoded requests in one run):
+// - sdk (default): 512 spans per request. That is what the real senders send under load: the OTel
+//   SDK's BatchSpanProcessor exports up to maxExportBatchSize spans per request, default 512
+//   (@opentelemetry/sdk-trace 3.1, BatchSpanProcessorBase: `options.maxExportBatchSize ?? 512`),
+//   and a busy app fills every batch.
+// - small: 100 spans per request (this benchmark's first shape; a lightly loaded app).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,7 +37,9 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     pods: { type: 'string', default: '300' },
-    spans: { type: 'string', default: '100' },
+    shape: { type: 'string', default: 'sdk' },
+    spans: { type: 'string' },
+    logs: { type: 'string' },
     streams: { type: 'string', default: '32' },
     connections: { type: 'string', default: '4' },
     only: { type: 'string' },
@@ -42,7 +52,10 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const PODS = Number(args.pods);
-const SPANS = Number(args.spans);
+const SHAPES: Record<string, number> = { sdk: 512, small: 100 };
+const shapeSpans = SHAPES[args.shape];
+if (shapeSpans === undefined) throw new Error(`--shape ${args.shape}: valid: ${Object.keys(SHAPES).join(', ')}`);
+const SPANS = args.spans === undefined ? shapeSpans : Number(args.spans);
 const STREAMS = Number(args.streams);
 const CONNECTIONS = Number(args.connections);
 const ROUNDS = Number(args.rounds);
@@ -349,7 +362,7 @@ async function main(): Promise<void> {
       `| ${m.name} | ${Math.round(m.spansPerSecond).toLocaleString('en-US')} | ${m.cpuSeconds.toFixed(2)} | ${Math.round(m.spansPerCpuSecond).toLocaleString('en-US')} | ${Math.round(m.rssMiB)} | ${m.delivered.toLocaleString('en-US')} | ${m.errors} |`;
     const out = [
       '',
-      `${SPANS} spans/request (${bodies[0]!.length} B), ${STREAMS} streams / ${CONNECTIONS} connections, ${SECONDS}s after ${WARMUP}s warm-up, ${PODS} pods, association by connection address`,
+      `shape ${args.spans === undefined ? args.shape : 'custom'}: ${SPANS} spans/request (${bodies[0]!.length} B), ${STREAMS} streams / ${CONNECTIONS} connections, ${SECONDS}s after ${WARMUP}s warm-up, ${PODS} pods, association by connection address`,
       '',
       '| server | spans/s | CPU s | spans per CPU-second | RSS MiB | delivered to sink in window | errors |',
       '|---|---|---|---|---|---|---|',
@@ -367,6 +380,10 @@ async function main(): Promise<void> {
     process.stdout.write(out.join('\n'));
   } finally {
     for (const c of children.reverse()) await stop(c).catch(() => {});
+    if (args.logs !== undefined) {
+      mkdirSync(args.logs, { recursive: true });
+      for (const f of ['sextant.log', 'otelcol.log']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(args.logs, f));
+    }
     await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }

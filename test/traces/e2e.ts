@@ -16,7 +16,7 @@ async function createRunningPod(
   ns: string,
   name: string,
   ip: string,
-  opts: { hostNetwork?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+  opts: { hostNetwork?: boolean; labels?: Record<string, string>; annotations?: Record<string, string>; nodeName?: string } = {},
 ): Promise<V1Pod> {
   const api = cluster.adminClient.makeApiClient(CoreV1Api);
   const created = await api.createNamespacedPod({
@@ -31,7 +31,7 @@ async function createRunningPod(
         ...(opts.annotations === undefined ? {} : { annotations: opts.annotations }),
       },
       spec: {
-        nodeName: 'node-1',
+        nodeName: opts.nodeName ?? 'node-1',
         hostNetwork: opts.hostNetwork === true,
         containers: [{ name: 'app', image: `registry.example/${name}:2.1.0` }],
       },

@@ -3,13 +3,15 @@
 // OpenTelemetry Collector. Pods play their IP through loopback aliases (127.0.0.x).
 import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
+import { decodeTraceRequest, encodeTraceRequestJson } from '@sextant/otlp';
 import { silentLogger } from '@sextant/pipeline';
 import { freePort, startCluster, startOtelCollector } from '@sextant/test-env';
-import type { Cluster, OtelCollector } from '@sextant/test-env';
+import type { Cluster, OtelCollector, OtlpJsonLine } from '@sextant/test-env';
 import { createTraceReceiver } from '@sextant/trace-receiver';
 import type { TraceReceiver, TraceReceiverPorts } from '@sextant/trace-receiver';
 import { createRawGrpcClient, retryDelayMs, traceRequest } from '../../packages/trace-receiver/test/helpers.ts';
@@ -198,4 +200,69 @@ void test('backend outage with the durable queue: accepted spans arrive after th
   const got = await arrived('queued', 6, late);
   assertIntact(t, app.spans, got);
   assertPod(t, got, checkout, CHECKOUT_IP);
+});
+
+void test('kube.rules: labels and annotations of the pod, its namespace and its node, by key or regex, as the enrichment names them', async (t: TestContext) => {
+  const core = cluster.adminClient.makeApiClient(CoreV1Api);
+  await cluster.createNamespace('rules', { team: 'payments' });
+  await core.patchNamespace({ name: 'rules', body: { metadata: { annotations: { 'owner.example.com/slack': '#payments', unrelated: 'x' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-rules', labels: { 'topology.kubernetes.io/zone': 'eu-1a' } } } });
+  const ip = '127.0.0.26';
+  const pod = await createRunningPod(cluster, 'rules', 'ledger-0', ip, {
+    nodeName: 'node-rules',
+    labels: { tier: 'backend', 'feature.example.com/canary': 'true', 'feature.example.com/dark': 'false' },
+    annotations: { 'example.com/build': '1234', 'not-extracted': 'y' },
+  });
+  const rules = [
+    { from: 'pod', source: 'label', key: 'tier' },
+    { from: 'pod', source: 'label', keyRegex: 'feature\\.example\\.com/(.*)', tagName: 'feature.$1' },
+    { from: 'pod', source: 'annotation', key: 'example.com/build', tagName: 'build.id' },
+    { from: 'namespace', source: 'label', key: 'team' },
+    { from: 'namespace', source: 'annotation', keyRegex: 'owner\\..*' },
+    { from: 'node', source: 'label', key: 'topology.kubernetes.io/zone', tagName: 'cloud.availability_zone' },
+  ];
+  const r = await startReceiver(receiverConfig(`http://${backend.grpcEndpoint}`, { kube: { source: 'kubeconfig', path: cluster.kubeconfigPath, rules } }));
+  const app = await runApp({ APP_EXPORTER: 'grpc', APP_ENDPOINT: `http://127.0.0.1:${r.ports.grpc}`, APP_RUN: 'rules', SEXTANT_APP_SOURCE_ADDRESS: ip });
+  t.assert.equal(app.code, 0, app.stderr);
+  const got = await arrived('rules', 6);
+  assertIntact(t, app.spans, got);
+  for (const { resource } of got) {
+    t.assert.equal(resource['k8s.pod.uid'], pod.metadata?.uid);
+    t.assert.equal(resource['k8s.pod.labels.tier'], 'backend', 'key rule, default tag name');
+    t.assert.equal(resource['feature.canary'], 'true', 'regex rule with $1');
+    t.assert.equal(resource['feature.dark'], 'false');
+    t.assert.equal(resource['build.id'], '1234', 'annotation rule with a tag name');
+    t.assert.equal(resource['k8s.namespace.labels.team'], 'payments', 'namespace label');
+    t.assert.equal(resource['k8s.namespace.annotations.owner.example.com/slack'], '#payments', 'namespace annotation by regex, default tag name');
+    t.assert.equal(resource['k8s.namespace.annotations.unrelated'], undefined, 'what no rule names stays out');
+    t.assert.equal(resource['k8s.pod.annotations.not-extracted'], undefined);
+    t.assert.equal(resource['cloud.availability_zone'], 'eu-1a', 'node label (the node watch starts because a rule reads nodes)');
+  }
+});
+
+void test('exporter.type file: the SDK\'s spans, enriched, are appended to the file as length-prefixed ExportTraceServiceRequests', async (t: TestContext) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sextant-traces-e2e-file-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'out', 'spans-{signal}.bin');
+  const r = await startReceiver(receiverConfig('', { exporter: { type: 'file', file: { path } } }));
+  const grpcApp = await runApp({ APP_EXPORTER: 'grpc', APP_ENDPOINT: `http://127.0.0.1:${r.ports.grpc}`, APP_RUN: 'file-grpc', SEXTANT_APP_SOURCE_ADDRESS: CHECKOUT_IP });
+  t.assert.equal(grpcApp.code, 0, grpcApp.stderr);
+  const httpApp = await runApp({ APP_EXPORTER: 'http-json', APP_ENDPOINT: `http://127.0.0.1:${r.ports.http}`, APP_RUN: 'file-http', SEXTANT_APP_SOURCE_ADDRESS: CHECKOUT_IP });
+  t.assert.equal(httpApp.code, 0, httpApp.stderr);
+  // The client was answered after the fdatasync, so the file holds both runs now.
+  const bytes = readFileSync(join(dir, 'out', 'spans-traces.bin'));
+  const got: ReceivedSpan[] = [];
+  for (let pos = 0; pos < bytes.length; ) {
+    const len = bytes.readUInt32BE(pos);
+    t.assert.ok(pos + 4 + len <= bytes.length, 'every record is complete');
+    const lines = [JSON.parse(encodeTraceRequestJson(decodeTraceRequest(bytes.subarray(pos + 4, pos + 4 + len)))) as OtlpJsonLine];
+    got.push(...spansOf(lines));
+    pos += 4 + len;
+  }
+  for (const run of ['file-grpc', 'file-http']) {
+    const app = run === 'file-grpc' ? grpcApp : httpApp;
+    const mine = got.filter((s) => attrsOf(s.span)['app.run'] === run);
+    assertIntact(t, app.spans, mine);
+    assertPod(t, mine, checkout, CHECKOUT_IP);
+  }
 });

@@ -4,6 +4,7 @@
 // leaves them out, and a match by IP is checked again here (LESSONS.md "Traces", OTC#10021).
 import { countRecords, getStringAttr, readResources, rewriteResources } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
+import { fieldHeader, frameTraceRequest, joinSegments, varintSize } from './frame.ts';
 import { normalizeAddress } from './peer.ts';
 
 /** The part of a kube-metadata PodInfo the receiver reads. */
@@ -26,8 +27,14 @@ interface PodMetadata<P extends PodView = PodView> {
 type AssociatedBy = 'uid' | 'ip' | 'name' | 'peer' | 'none';
 
 interface EnrichOutcome {
-  /** The request with enriched resources (the input itself when nothing changed). */
-  readonly bytes: Uint8Array;
+  /**
+   * The enriched request as byte segments to be written one after the other: new ResourceSpans
+   * headers and Resource bytes, and views into the input for everything else (scopes, spans).
+   * The input itself, as the only segment, when nothing changed.
+   */
+  readonly segments: readonly Uint8Array[];
+  /** Sum of the segments' lengths; 0 when every resource was excluded. */
+  readonly size: number;
   /** Resources matched to a pod, per association source. */
   readonly by: Readonly<Record<AssociatedBy, number>>;
   /** Spans dropped because their pod or namespace is excluded. */
@@ -95,6 +102,12 @@ function createEnricher<P extends PodView>(metadata: PodMetadata<P> | undefined,
     if (recentMisses.size >= 10_000) recentMisses.clear(); // bounded; forgetting only costs a wait
     recentMisses.set(key, until);
   };
+  // An app sends the same Resource bytes in every request, so both the parsed attributes of a
+  // Resource and its enriched bytes (per pod attribute list, which the memo above renews) are
+  // reused: the steady state costs one Map lookup per ResourceSpans, no parse, no encode.
+  const parsed = new Map<string, KeyValue[]>();
+  const enrichedBytes = new WeakMap<KeyValue[], Map<string, Uint8Array>>();
+  const CACHE_MAX = 4096;
 
   function attributesOf(pod: P, containerName: string | undefined): KeyValue[] {
     const now = Date.now();
@@ -108,7 +121,7 @@ function createEnricher<P extends PodView>(metadata: PodMetadata<P> | undefined,
     return kvs;
   }
 
-  function merge(attrs: KeyValue[], add: readonly KeyValue[]): KeyValue[] {
+  function merge(attrs: readonly KeyValue[], add: readonly KeyValue[]): KeyValue[] {
     const out = attrs.slice();
     for (const kv of add) {
       const i = out.findIndex((a) => a.key === kv.key);
@@ -119,78 +132,167 @@ function createEnricher<P extends PodView>(metadata: PodMetadata<P> | undefined,
     return out;
   }
 
+  /** The pod of one resource, found synchronously, or the candidate to wait for. */
+  function lookup(attrs: readonly KeyValue[], clientAddress: string | undefined): { pod: P; by: Candidate['by'] } | { miss: Candidate | undefined } {
+    const candidates = candidatesOf(attrs, clientAddress);
+    for (const c of candidates) {
+      const p = metadata!.getPod(c.key);
+      if (p !== undefined && usable(p, c)) return { pod: p, by: c.by };
+    }
+    return { miss: candidates[0] };
+  }
+
+  // Startup race (OTC#32556): wait, bounded, for a pod the request names by uid or name (it
+  // exists, the watch may lag), or for any pod while the cache has not synced. An address
+  // that is no pod (a node, an external client) must not cost every request a wait, and
+  // neither must a key that just timed out: misses are remembered for missTtlMs.
+  async function waitFor(misses: ReadonlyArray<{ index: number; candidate: Candidate }>): Promise<Map<number, { pod: P; by: Candidate['by'] }>> {
+    const found = new Map<number, { pod: P; by: Candidate['by'] }>();
+    const now = Date.now();
+    const pending = misses.filter((m) => {
+      if (!(m.candidate.by === 'uid' || m.candidate.by === 'name' || !metadata!.synced)) return false;
+      const until = recentMisses.get(keyText(m.candidate.key));
+      return until === undefined || until < now;
+    });
+    if (pending.length === 0 || waitMs <= 0) return found;
+    const pods = await Promise.all(pending.map((m) => metadata!.waitForPod(m.candidate.key, waitMs)));
+    pending.forEach((m, i) => {
+      const p = pods[i];
+      if (p !== undefined && usable(p, m.candidate)) found.set(m.index, { pod: p, by: m.candidate.by });
+      else rememberMiss(keyText(m.candidate.key), Date.now() + missTtl);
+    });
+    return found;
+  }
+
+  /** The general path: @sextant/otlp's splice over the whole request (any legal message). */
+  async function enrichBySplice(bytes: Uint8Array, clientAddress: string | undefined): Promise<EnrichOutcome> {
+    const by: Record<AssociatedBy, number> = { uid: 0, ip: 0, name: 0, peer: 0, none: 0 };
+    let waited = new Map<number, { pod: P; by: Candidate['by'] }>();
+    const misses: Array<{ index: number; candidate: Candidate }> = [];
+    let excludedResources = 0;
+    const rewrite = (attrs: KeyValue[], index: number): KeyValue[] | null => {
+      let r = lookup(attrs, clientAddress);
+      if ('miss' in r) {
+        const w = waited.get(index);
+        if (w !== undefined) r = w;
+      }
+      if ('miss' in r) {
+        if (r.miss !== undefined) misses.push({ index, candidate: r.miss });
+        by.none++;
+        return attrs;
+      }
+      if (metadata!.isExcluded(r.pod)) {
+        excludedResources++;
+        return null;
+      }
+      by[r.by]++;
+      return merge(attrs, attributesOf(r.pod, getStringAttr(attrs, 'k8s.container.name')));
+    };
+    let out = rewriteResources(bytes, 'traces', rewrite);
+    if (misses.length > 0) {
+      waited = await waitFor(misses.splice(0));
+      if (waited.size > 0) {
+        for (const k of Object.keys(by) as AssociatedBy[]) by[k] = 0;
+        excludedResources = 0;
+        out = rewriteResources(bytes, 'traces', rewrite);
+      }
+    }
+    const excludedSpans = excludedResources > 0 ? countRecords(bytes, 'traces') - countRecords(out, 'traces') : 0;
+    return { segments: out.length === 0 ? [] : [out], size: out.length, by, excludedSpans, excludedResources };
+  }
+
   return {
     async enrich(bytes, clientAddress) {
       const by: Record<AssociatedBy, number> = { uid: 0, ip: 0, name: 0, peer: 0, none: 0 };
       if (metadata === undefined) {
         // Still parse, so malformed input is refused the same way with or without metadata.
         readResources(bytes, 'traces');
-        return { bytes, by, excludedSpans: 0, excludedResources: 0 };
+        return { segments: [bytes], size: bytes.length, by, excludedSpans: 0, excludedResources: 0 };
       }
-      // Resources not found synchronously: index → pod found after a bounded wait.
-      const waited = new Map<number, { pod: P; by: Candidate['by'] } | undefined>();
-      let misses: Array<{ index: number; candidate: Candidate }> = [];
+      const frames = frameTraceRequest(bytes);
+      if (frames === null) return enrichBySplice(bytes, clientAddress);
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // Per ResourceSpans: its Resource bytes (the cache key) and parsed attributes.
+      const keys: string[] = [];
+      const attrsOf: KeyValue[][] = [];
+      const found: Array<{ pod: P; by: Candidate['by'] } | undefined> = [];
+      const misses: Array<{ index: number; candidate: Candidate }> = [];
+      for (const f of frames) {
+        if (f.kind !== 'rs') continue;
+        const key = f.resStart < 0 ? '' : buf.toString('latin1', f.resStart, f.resEnd);
+        let attrs = parsed.get(key);
+        if (attrs === undefined) {
+          // The ResourceSpans field alone is a valid one-resource request; its scopes are skipped, not parsed.
+          attrs = readResources(bytes.subarray(f.fieldStart, f.end), 'traces')[0] ?? [];
+          if (parsed.size >= CACHE_MAX) parsed.clear();
+          parsed.set(key, attrs);
+        }
+        const r = lookup(attrs, clientAddress);
+        if ('miss' in r) {
+          if (r.miss !== undefined) misses.push({ index: keys.length, candidate: r.miss });
+          found.push(undefined);
+        } else found.push(r);
+        keys.push(key);
+        attrsOf.push(attrs);
+      }
+      if (misses.length > 0) for (const [i, w] of await waitFor(misses)) found[i] = w;
+
+      const segments: Uint8Array[] = [];
+      let size = 0;
       let excludedResources = 0;
-      const rewrite = (attrs: KeyValue[], index: number): KeyValue[] | null => {
-        const candidates = candidatesOf(attrs, clientAddress);
-        let pod: P | undefined;
-        let how: Candidate['by'] | undefined;
-        for (const c of candidates) {
-          const p = metadata.getPod(c.key);
-          if (p !== undefined && usable(p, c)) {
-            pod = p;
-            how = c.by;
-            break;
-          }
-        }
-        if (pod === undefined && waited.has(index)) {
-          const w = waited.get(index);
-          if (w !== undefined) ({ pod, by: how } = w);
-        }
-        if (pod === undefined || how === undefined) {
-          const first = candidates[0];
-          if (first !== undefined && !waited.has(index)) misses.push({ index, candidate: first });
-          by.none++;
-          return attrs;
-        }
-        if (metadata.isExcluded(pod)) {
-          excludedResources++;
-          return null;
-        }
-        by[how]++;
-        return merge(attrs, attributesOf(pod, getStringAttr(attrs, 'k8s.container.name')));
-      };
-      let out = rewriteResources(bytes, 'traces', rewrite);
-      // Startup race (OTC#32556): wait, bounded, for a pod the request names by uid or name (it
-      // exists, the watch may lag), or for any pod while the cache has not synced. An address
-      // that is no pod (a node, an external client) must not cost every request a wait, and
-      // neither must a key that just timed out: misses are remembered for missTtlMs.
-      const now = Date.now();
-      const pending = misses.filter((m) => {
-        if (!(m.candidate.by === 'uid' || m.candidate.by === 'name' || !metadata.synced)) return false;
-        const until = recentMisses.get(keyText(m.candidate.key));
-        return until === undefined || until < now;
-      });
-      misses = [];
-      if (pending.length > 0 && waitMs > 0) {
-        const found = await Promise.all(pending.map((m) => metadata.waitForPod(m.candidate.key, waitMs)));
-        let any = false;
-        pending.forEach((m, i) => {
-          const p = found[i];
-          const ok = p !== undefined && usable(p, m.candidate);
-          if (!ok) rememberMiss(keyText(m.candidate.key), Date.now() + missTtl);
-          waited.set(m.index, ok ? { pod: p, by: m.candidate.by } : undefined);
-          any ||= ok;
-        });
-        if (any) {
-          for (const k of Object.keys(by) as AssociatedBy[]) by[k] = 0;
-          excludedResources = 0;
-          out = rewriteResources(bytes, 'traces', rewrite);
-        }
-      }
       let excludedSpans = 0;
-      if (excludedResources > 0) excludedSpans = countRecords(bytes, 'traces') - countRecords(out, 'traces');
-      return { bytes: out, by, excludedSpans, excludedResources };
+      let changed = false;
+      let i = 0;
+      for (const f of frames) {
+        if (f.kind === 'other') {
+          segments.push(bytes.subarray(f.start, f.end));
+          size += f.end - f.start;
+          continue;
+        }
+        const k = i++;
+        const hit = found[k];
+        if (hit === undefined) {
+          by.none++;
+          segments.push(bytes.subarray(f.fieldStart, f.end));
+          size += f.end - f.fieldStart;
+          continue;
+        }
+        changed = true;
+        if (metadata.isExcluded(hit.pod)) {
+          excludedResources++;
+          excludedSpans += countRecords(bytes.subarray(f.fieldStart, f.end), 'traces');
+          continue;
+        }
+        by[hit.by]++;
+        const attrs = attrsOf[k]!;
+        const kvs = attributesOf(hit.pod, getStringAttr(attrs, 'k8s.container.name'));
+        let perKvs = enrichedBytes.get(kvs);
+        if (perKvs === undefined) enrichedBytes.set(kvs, (perKvs = new Map<string, Uint8Array>()));
+        let resource = perKvs.get(keys[k]!);
+        if (resource === undefined) {
+          // Splice a request that holds only this Resource, then keep the Resource field of the result.
+          const res = f.resStart < 0 ? new Uint8Array(0) : bytes.subarray(f.resStart, f.resEnd);
+          const mini = joinSegments([fieldHeader(0x0a, res.length), res], 1 + varintSize(res.length) + res.length, new Uint8Array(1 + varintSize(res.length) + res.length));
+          const out = rewriteResources(mini, 'traces', () => merge(attrs, kvs));
+          let p = 1;
+          while ((out[p] ?? 0) >= 0x80) p++;
+          resource = out.subarray(p + 1);
+          if (perKvs.size >= 256) perKvs.clear();
+          perKvs.set(keys[k]!, resource);
+        }
+        // ResourceSpans = new Resource field + every other field of the original, in place order.
+        const before = f.resStart < 0 ? f.contentStart : f.resStart;
+        const after = f.resStart < 0 ? f.contentStart : f.resEnd;
+        const contentLen = resource.length + (before - f.contentStart) + (f.end - after);
+        const header = fieldHeader(0x0a, contentLen);
+        segments.push(header);
+        if (before > f.contentStart) segments.push(bytes.subarray(f.contentStart, before));
+        segments.push(resource);
+        if (f.end > after) segments.push(bytes.subarray(after, f.end));
+        size += header.length + contentLen;
+      }
+      if (!changed) return { segments: [bytes], size: bytes.length, by, excludedSpans: 0, excludedResources: 0 };
+      return { segments, size, by, excludedSpans, excludedResources };
     },
   };
 }

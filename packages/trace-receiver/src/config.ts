@@ -50,10 +50,21 @@ const traceReceiverConfigSchema = defineConfig({
     useWellKnownLabels: s.boolean({ default: false, description: 'Derive service.name from app.kubernetes.io/instance|name labels.' }),
     excludeAnnotation: s.string({ default: 'sextant.io/exclude', description: 'Spans of pods (or namespaces) with this annotation set to excludeValue are dropped (partial success).' }),
     excludeValue: s.string({ default: 'true', description: 'See excludeAnnotation.' }),
+    // Same keys and semantics as the enrichment's metadata.rules (@sextant/kube-metadata's rules).
+    rules: s.list(
+      s.object({
+        from: s.enum(['pod', 'namespace', 'node'] as const),
+        source: s.enum(['label', 'annotation'] as const),
+        key: s.optionalString(),
+        keyRegex: s.optionalString(),
+        tagName: s.optionalString(),
+      }),
+      { default: [], description: 'Extraction rules { from, source, key | keyRegex, tagName? }; tagName defaults to k8s.<from>.<labels|annotations>.<key>, $1… with keyRegex. Node rules start a node watch (RBAC: nodes get/list/watch).' },
+    ),
   }),
   exporter: s.object({
-    type: s.enum(['otlp_grpc', 'otlp_http'] as const, { default: 'otlp_grpc', description: 'Backend protocol.' }),
-    endpoint: s.string({ pattern: /^https?:\/\/[^/]+/, patternText: 'an http:// or https:// URL', description: 'Backend URL, e.g. https://otel-gateway:4317 (gRPC) or https://otel-gateway:4318 (HTTP; /v1/traces is appended).' }),
+    type: s.enum(['otlp_grpc', 'otlp_http', 'file'] as const, { default: 'otlp_grpc', description: 'Backend protocol; file writes each request to exporter.file.path.' }),
+    endpoint: s.optionalString({ description: 'Backend URL, e.g. https://otel-gateway:4317 (gRPC) or https://otel-gateway:4318 (HTTP; /v1/traces is appended). Required unless type is file.' }),
     headers: s.map(s.secret(), { description: 'Extra headers / gRPC metadata; values may be `file:/path` or `env:NAME`.' }),
     compression: s.enum(['gzip', 'none'] as const, { default: 'gzip', description: 'Compression of exports.' }),
     timeoutMs: s.duration({ default: '10s', min: 1, description: 'Timeout of one export.' }),
@@ -64,6 +75,11 @@ const traceReceiverConfigSchema = defineConfig({
       keyFile: s.optionalString({ description: 'Client key (mTLS to the backend).' }),
       serverName: s.optionalString({ description: 'Name to verify instead of the endpoint host.' }),
       insecureSkipVerify: s.boolean({ default: false, description: 'Skip certificate verification (tests only).' }),
+    }),
+    file: s.object({
+      path: s.optionalString({ description: 'Output file of type file ({signal} becomes traces). Each request is appended as a 4-byte big-endian length and the ExportTraceServiceRequest protobuf, fdatasync\'d before the client is answered.' }),
+      maxBytes: s.bytes({ default: '100Mi', min: 1024, description: 'Rotate the file past this size.' }),
+      maxFiles: s.number({ default: 5, integer: true, min: 1, max: 1000, description: 'Rotated files kept (path.1 is the newest).' }),
     }),
   }),
   queue: s.object({
@@ -115,6 +131,19 @@ function crossCheck(cfg: TraceReceiverConfig): TraceReceiverConfig {
       bad('association.trustedProxies', c, 'IP addresses or CIDRs, e.g. 10.0.0.0/8 or fd00::/8');
     }
   }
+  const e = cfg.exporter;
+  if (e.type === 'file' && e.file.path === undefined) bad('exporter.file.path', undefined, 'a file path (required when exporter.type is file)');
+  if (e.type !== 'file' && !/^https?:\/\/[^/]+/.test(e.endpoint ?? '')) bad('exporter.endpoint', e.endpoint, `an http:// or https:// URL (required when exporter.type is ${e.type})`);
+  cfg.kube.rules.forEach((r, i) => {
+    if ((r.key === undefined) === (r.keyRegex === undefined)) bad(`kube.rules[${i}]`, r, 'exactly one of key and keyRegex');
+    if (r.keyRegex !== undefined) {
+      try {
+        new RegExp(r.keyRegex);
+      } catch (err) {
+        bad(`kube.rules[${i}].keyRegex`, r.keyRegex, `a valid regular expression (${(err as Error).message})`);
+      }
+    }
+  });
   if (cfg.kube.enabled && cfg.kube.source !== 'in-cluster' && cfg.kube.path === undefined) bad('kube.path', undefined, `a file path (required when kube.source is ${cfg.kube.source})`);
   if (cfg.selfTracing.enabled && !/^https?:\/\//.test(cfg.selfTracing.endpoint ?? '')) bad('selfTracing.endpoint', cfg.selfTracing.endpoint, 'an http:// or https:// OTLP gRPC endpoint when selfTracing.enabled is true');
   return cfg;

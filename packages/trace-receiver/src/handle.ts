@@ -52,8 +52,8 @@ function createRequestHandler(deps: { enricher: Enricher; forwarder: Forwarder; 
           errorMessage: `SEXTANT_TRACES_EXCLUDED: ${outcome.excludedSpans} spans of ${outcome.excludedResources} resources were dropped because their pod or namespace carries the exclusion annotation`,
         };
       }
-      if (outcome.bytes.length === 0) return done(transport, partial === undefined ? { kind: 'ok' } : { kind: 'ok', partial });
-      const r = await forwarder.submit(outcome.bytes);
+      if (outcome.size === 0) return done(transport, partial === undefined ? { kind: 'ok' } : { kind: 'ok', partial });
+      const r = await forwarder.submit(outcome.segments, outcome.size);
       if (r.kind === 'ok') return done(transport, partial === undefined ? { kind: 'ok' } : { kind: 'ok', partial });
       if (r.code === 'SEXTANT_TRACES_BACKEND_REJECTED') metrics.droppedSpans.inc({ reason: 'backend_rejected' }, spans - outcome.excludedSpans);
       return done(transport, r);

@@ -5,7 +5,7 @@
 import { createMetadataCache } from '@sextant/kube-metadata';
 import type { MetadataCacheOptions, MetadataSource } from '@sextant/kube-metadata';
 import { countRecords } from '@sextant/otlp';
-import { createDiskQueue, createExportLoop, createLogger, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, registerQueueMetrics } from '@sextant/pipeline';
+import { createDiskQueue, createExportLoop, createFileExporter, createLogger, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, registerQueueMetrics } from '@sextant/pipeline';
 import type { Exporter, Logger, Queue } from '@sextant/pipeline';
 import { createEnricher } from './associate.ts';
 import type { PodMetadata } from './associate.ts';
@@ -63,10 +63,12 @@ function exporterFor(cfg: TraceReceiverConfig, logger: Logger): Exporter {
     serverName: e.tls.serverName,
     insecureSkipVerify: e.tls.insecureSkipVerify,
   };
+  // crossCheck (config.ts) guarantees endpoint for the network types and file.path for file.
+  if (e.type === 'file') return createFileExporter({ path: e.file.path ?? '', maxBytes: e.file.maxBytes, maxFiles: e.file.maxFiles });
   if (e.type === 'otlp_grpc') {
-    return createOtlpGrpcExporter({ endpoint: e.endpoint, insecure: e.insecure, headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
+    return createOtlpGrpcExporter({ endpoint: e.endpoint ?? '', insecure: e.insecure, headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
   }
-  return createOtlpHttpExporter({ endpoint: e.endpoint, headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
+  return createOtlpHttpExporter({ endpoint: e.endpoint ?? '', headers: e.headers, compression: e.compression, timeoutMs: e.timeoutMs, tls, logger });
 }
 
 function metadataSourceOf(cfg: TraceReceiverConfig): MetadataSource {
@@ -163,6 +165,13 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
         source: metadataSourceOf(cfg),
         ...(cfg.kube.clusterName === undefined ? {} : { clusterName: cfg.kube.clusterName }),
         useWellKnownLabels: cfg.kube.useWellKnownLabels,
+        rules: cfg.kube.rules.map((r) => ({
+          from: r.from,
+          source: r.source,
+          ...(r.key === undefined ? {} : { key: r.key }),
+          ...(r.keyRegex === undefined ? {} : { keyRegex: r.keyRegex }),
+          ...(r.tagName === undefined ? {} : { tagName: r.tagName }),
+        })),
         exclude: { annotation: cfg.kube.excludeAnnotation, value: cfg.kube.excludeValue },
         waitForPodMs: cfg.association.waitForPodMs,
         onError: (err) => logger.warn({ err }, 'Kubernetes metadata error (retrying)'),
