@@ -227,6 +227,7 @@ class Collector implements NodeCollector {
     this.exporter = createExporter(config, {
       onAttempt: (r) => this.metrics.batchesSent.inc({ result: r }),
       onRetry: (reason) => this.metrics.exportRetries.inc({ reason }),
+      log: this.log,
     });
     // two read buffers: one being filled while the other is parsed
     for (let i = 0; i < 2; i++) this.buffers.push(Buffer.allocUnsafe(config.readBufferBytes));

@@ -73,6 +73,11 @@ interface NodeCollectorConfig {
     /** Default 10000. */ resolveIntervalMs?: number;
     /** DNS servers (`ip` or `ip:port`) to ask instead of the system's; default: the system resolver's. */ dnsServers?: string[];
   };
+  /**
+   * HTTPS to the enrichment endpoints (`tls: {}` for the system CAs only). Files are re-read when they change.
+   * serverName defaults to service.name for the Service's A records, else to each static endpoint's host.
+   */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string; insecureSkipVerify?: boolean; reloadIntervalMs?: number };
   /** Default `/v1/logs`. */
   path?: string;
   /** Default 10000. */
@@ -112,6 +117,7 @@ interface ResolvedConfig {
   compression: 'zstd' | 'gzip' | 'none';
   endpoints: string[];
   service: { name: string; port: number; resolveIntervalMs: number; dnsServers: string[] | undefined } | undefined;
+  tls: ResolvedTls | undefined;
   path: string;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
@@ -127,7 +133,7 @@ interface ResolvedConfig {
 const TOP_KEYS = new Set([
   'logRoot', 'nodeName', 'startAt', 'include', 'exclude', 'excludeSelf', 'maxRecordBytes', 'readBufferBytes', 'maxInflightBytes',
   'rescanIntervalMs', 'pollIntervalMs', 'rotatedCloseAfterMs', 'fingerprintBytes', 'checkpointDir', 'checkpointIntervalMs', 'batch',
-  'compression', 'endpoints', 'service', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics', 'journald', 'auditLog',
+  'compression', 'endpoints', 'service', 'tls', 'path', 'requestTimeoutMs', 'maxConcurrentRequests', 'retry', 'unhealthyForMs', 'multiline', 'server', 'metrics', 'journald', 'auditLog',
 ]);
 
 function camel(k: string): string {
@@ -171,6 +177,41 @@ function selectors(key: string, v: unknown): Selector[] {
     }
     return out;
   });
+}
+
+/** HTTPS to enrichment; undefined: plain HTTP. */
+interface ResolvedTls {
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** Explicit name to verify; undefined: service.name for the Service's addresses, else the endpoint's host. */
+  serverName: string | undefined;
+  insecureSkipVerify: boolean;
+  reloadIntervalMs: number;
+}
+
+const TLS_KEYS = ['caFile', 'certFile', 'keyFile', 'serverName', 'insecureSkipVerify', 'reloadIntervalMs'];
+
+function resolveTls(v: unknown): ResolvedTls | undefined {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) bad('tls', v, `a mapping of ${TLS_KEYS.join(', ')} (tls: {} for HTTPS with the system CAs)`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!TLS_KEYS.includes(k)) bad(`tls.${k}`, o[k], `one of the keys ${TLS_KEYS.join(', ')}`);
+  const file = (k: string): string | undefined => (o[k] === undefined ? undefined : str(`tls.${k}`, o[k], ''));
+  const skip = o['insecureSkipVerify'] ?? false;
+  if (typeof skip !== 'boolean') bad('tls.insecureSkipVerify', skip, 'true, false');
+  const tls: ResolvedTls = {
+    caFile: file('caFile'),
+    certFile: file('certFile'),
+    keyFile: file('keyFile'),
+    serverName: file('serverName'),
+    insecureSkipVerify: skip,
+    reloadIntervalMs: num('tls.reloadIntervalMs', o['reloadIntervalMs'], 10000, 100),
+  };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    bad(tls.certFile === undefined ? 'tls.keyFile' : 'tls.certFile', tls.certFile ?? tls.keyFile, 'set together with ' + (tls.certFile === undefined ? 'tls.certFile' : 'tls.keyFile') + ' (a client certificate and its key)');
+  }
+  return tls;
 }
 
 /** Merges user config, environment and defaults; throws SEXTANT_COLLECTOR_CONFIG_INVALID naming the bad value. */
@@ -259,6 +300,7 @@ function resolveConfig(input: NodeCollectorConfig | Record<string, unknown> = {}
     compression,
     endpoints,
     service,
+    tls: resolveTls(c['tls']),
     path: str('path', c['path'], '/v1/logs'),
     requestTimeoutMs: num('requestTimeoutMs', c['requestTimeoutMs'], 10000, 1),
     maxConcurrentRequests: num('maxConcurrentRequests', c['maxConcurrentRequests'], 4, 1),
@@ -292,4 +334,4 @@ async function loadConfig(path: string | undefined = process.env['SEXTANT_CONFIG
 }
 
 export { resolveConfig, loadConfig };
-export type { NodeCollectorConfig, ResolvedConfig, Selector, MultilineRule };
+export type { NodeCollectorConfig, ResolvedConfig, ResolvedTls, Selector, MultilineRule };

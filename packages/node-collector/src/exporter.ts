@@ -2,11 +2,16 @@
 // records of a headless Service (re-resolved periodically); requests are balanced round-robin over healthy ones,
 // a failing endpoint is avoided for a while, and retryable failures (429, 5xx, connection errors) are retried
 // with backoff and jitter, honouring Retry-After, until shutdown. See ARCHITECTURE.md "Delivery contract".
-import { Agent, request } from 'node:http';
+// With `tls` the hop is HTTPS (optionally mTLS); the CA and client certificate are re-read when their files change.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promises as dns } from 'node:dns';
 import { promisify } from 'node:util';
 import { gzip, zstdCompress } from 'node:zlib';
 import type { ResolvedConfig } from './config.ts';
+import { clientTlsReader } from './tls.ts';
+import type { ClientTlsReader } from './tls.ts';
 
 const gzipP = promisify(gzip);
 const zstdP = promisify(zstdCompress);
@@ -18,11 +23,59 @@ interface Endpoint {
   host: string;
   port: number;
   unhealthyUntil: number;
+  /** TLS name to verify; undefined: the host. */
+  serverName: string | undefined;
+}
+
+/** The part of a pino logger the exporter uses. */
+interface ExporterLog {
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
 }
 
 interface ExporterHooks {
   onAttempt(result: 'ok' | 'retryable' | 'failure'): void;
   onRetry(reason: string): void;
+  /** Delivery problems (TLS, refused certificates, unreachable endpoints) and recoveries, once per change. */
+  log?: ExporterLog | undefined;
+}
+
+type SendFn = (options: RequestOptions, callback: (res: IncomingMessage) => void) => ClientRequest;
+
+// Node/OpenSSL codes of a failed handshake or certificate check.
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|EPROTO$|HOSTNAME_MISMATCH)/;
+
+/** The message of a google.rpc.Status body (protobuf field 2, or JSON `message`), for logs. */
+function statusMessage(body: Buffer, contentType: string | undefined): string {
+  if (contentType?.includes('json') === true) {
+    try {
+      const m = (JSON.parse(body.toString('utf8')) as { message?: unknown }).message;
+      return typeof m === 'string' ? m : body.toString('utf8').slice(0, 500);
+    } catch {
+      return body.toString('utf8').slice(0, 500);
+    }
+  }
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    for (let shift = 0; i < body.length && shift < 35; shift += 7) {
+      const b = body[i++] ?? 0;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    return v;
+  };
+  while (i < body.length) {
+    const tag = varint();
+    if (tag === 0x12) {
+      const len = varint();
+      return body.subarray(i, i + len).toString('utf8');
+    }
+    if ((tag & 7) === 0) varint();
+    else if ((tag & 7) === 2) i += varint();
+    else break;
+  }
+  return '';
 }
 
 interface Exporter {
@@ -51,7 +104,14 @@ class HttpExporter implements Exporter {
   private readonly hooks: ExporterHooks;
   private list: Endpoint[];
   private next = 0;
-  private readonly agent: Agent;
+  private agent: HttpAgent | HttpsAgent;
+  private readonly send: SendFn;
+  private readonly tls: ClientTlsReader | undefined;
+  private tlsVersion = 0;
+  /** A TLS failure happened: re-stat the files before the next attempt. */
+  private tlsSuspect = false;
+  /** Last problem logged per endpoint, so a failing endpoint is logged once per change (and once a minute). */
+  private readonly problems = new Map<string, { error: string; at: number }>();
   private stopped = false;
   private resolveTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
@@ -59,8 +119,61 @@ class HttpExporter implements Exporter {
   constructor(cfg: ResolvedConfig, hooks: ExporterHooks) {
     this.cfg = cfg;
     this.hooks = hooks;
-    this.list = cfg.endpoints.map((e) => ({ ...parseHostPort(e), unhealthyUntil: 0 }));
-    this.agent = new Agent({ keepAlive: true, maxSockets: cfg.maxConcurrentRequests * 2 });
+    this.list = this.staticEndpoints();
+    this.agent = new HttpAgent({ keepAlive: true, maxSockets: cfg.maxConcurrentRequests * 2 });
+    this.send = cfg.tls === undefined ? httpRequest : httpsRequest;
+    this.tls = cfg.tls === undefined ? undefined : clientTlsReader(cfg.tls, cfg.tls.reloadIntervalMs);
+  }
+
+  private staticEndpoints(): Endpoint[] {
+    return this.cfg.endpoints.map((e) => ({ ...parseHostPort(e), unhealthyUntil: 0, serverName: this.cfg.tls?.serverName }));
+  }
+
+  /** The agent for the next request: with TLS, rebuilt when the CA or client certificate files changed. */
+  private async currentAgent(): Promise<HttpAgent | HttpsAgent> {
+    const tls = this.tls;
+    const opts = this.cfg.tls;
+    if (tls === undefined || opts === undefined) return this.agent;
+    const m = await tls.get(this.tlsSuspect);
+    if (m.version !== this.tlsVersion) {
+      const old = this.agent;
+      this.agent = new HttpsAgent({
+        keepAlive: true,
+        maxSockets: this.cfg.maxConcurrentRequests * 2,
+        ...(m.ca === undefined ? {} : { ca: m.ca }),
+        ...(m.cert === undefined ? {} : { cert: m.cert }),
+        ...(m.key === undefined ? {} : { key: m.key }),
+        rejectUnauthorized: !opts.insecureSkipVerify,
+      });
+      if (this.tlsVersion !== 0) {
+        this.hooks.log?.info({ caFile: opts.caFile, certFile: opts.certFile }, 'tls: the changed CA / client certificate files are used for new connections');
+        // requests in flight on the old agent's sockets finish; its idle sockets go at once
+        setTimeout(() => old.destroy(), this.cfg.requestTimeoutMs).unref();
+      } else {
+        old.destroy();
+      }
+      this.tlsVersion = m.version;
+    }
+    return this.agent;
+  }
+
+  /** Logs a delivery problem once per change per endpoint (again after a minute), and the recovery. */
+  private report(ep: Endpoint, error: string | undefined): void {
+    const log = this.hooks.log;
+    if (log === undefined) return;
+    const key = `${ep.host}:${ep.port}`;
+    const last = this.problems.get(key);
+    if (error === undefined) {
+      if (last !== undefined) {
+        this.problems.delete(key);
+        log.info({ endpoint: key }, 'enrichment endpoint accepts batches again');
+      }
+      return;
+    }
+    const now = Date.now();
+    if (last !== undefined && last.error === error && now - last.at < 60_000) return;
+    this.problems.set(key, { error, at: now });
+    log.error({ endpoint: key, serverName: ep.serverName, error }, 'cannot deliver to enrichment; the batches are kept and retried');
   }
 
   start(): void {
@@ -72,8 +185,10 @@ class HttpExporter implements Exporter {
       try {
         const ips = await resolver.resolve4(svc.name);
         const old = new Map(this.list.map((e) => [`${e.host}:${e.port}`, e]));
-        const fresh = ips.sort().map((ip) => old.get(`${ip}:${svc.port}`) ?? { host: ip, port: svc.port, unhealthyUntil: 0 });
-        if (fresh.length > 0) this.list = [...fresh, ...this.cfg.endpoints.map((e) => ({ ...parseHostPort(e), unhealthyUntil: 0 }))];
+        // the Service's addresses are verified against its name (an IP is not in a Service certificate)
+        const serverName = this.cfg.tls?.serverName ?? svc.name;
+        const fresh = ips.sort().map((ip) => old.get(`${ip}:${svc.port}`) ?? { host: ip, port: svc.port, unhealthyUntil: 0, serverName });
+        if (fresh.length > 0) this.list = [...fresh, ...this.staticEndpoints()];
       } catch {
         // keep the last known list; a DNS outage must not stop delivery to known endpoints
       }
@@ -112,6 +227,8 @@ class HttpExporter implements Exporter {
       }
       const r = await this.attempt(ep, body);
       if (r.kind === 'ok') {
+        this.tlsSuspect = false;
+        this.report(ep, undefined);
         this.hooks.onAttempt('ok');
         return r;
       }
@@ -120,8 +237,11 @@ class HttpExporter implements Exporter {
         return r;
       }
       this.hooks.onAttempt('retryable');
-      this.hooks.onRetry(r.error.startsWith('status') || r.error === 'stale_socket' ? r.error : 'connection');
+      const reason = r.error.startsWith('status') || r.error === 'stale_socket' ? r.error.split(':')[0] ?? r.error : r.error.startsWith('tls') ? 'tls' : 'connection';
+      this.hooks.onRetry(reason);
       if (r.error === 'stale_socket') continue;
+      if (reason === 'tls') this.tlsSuspect = true;
+      this.report(ep, r.error);
       // this endpoint is avoided (for Retry-After if it said so); another healthy one is tried at once
       const avoidMs = r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : r.endpointFault ? this.cfg.unhealthyForMs : 0;
       if (avoidMs > 0) ep.unhealthyUntil = Date.now() + avoidMs;
@@ -176,9 +296,24 @@ class HttpExporter implements Exporter {
     return raw;
   }
 
-  private attempt(ep: Endpoint, body: Uint8Array): Promise<AttemptResult> {
+  private async attempt(ep: Endpoint, body: Uint8Array): Promise<AttemptResult> {
     const headers: Record<string, string | number> = { 'content-type': 'application/x-protobuf', 'content-length': body.length };
     if (this.cfg.compression !== 'none') headers['content-encoding'] = this.cfg.compression;
+    let agent: HttpAgent | HttpsAgent;
+    try {
+      agent = await this.currentAgent();
+    } catch (e) {
+      const t = this.cfg.tls;
+      return { kind: 'retryable', error: `tls: the files cannot be read (tls.caFile ${t?.caFile ?? '-'}, tls.certFile ${t?.certFile ?? '-'}, tls.keyFile ${t?.keyFile ?? '-'}): ${(e as Error).message}`, endpointFault: false };
+    }
+    const tlsHint = (e: NodeJS.ErrnoException): string => {
+      const t = this.cfg.tls;
+      const name = ep.serverName ?? ep.host;
+      if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the enrichment certificate is not valid for the name ${name} (set tls.serverName, or add ${name} to the certificate's SANs)`;
+      if (e.code === 'CERT_HAS_EXPIRED') return 'the enrichment certificate has expired';
+      if (e.code?.startsWith('ERR_SSL_') === true || e.code === 'EPROTO') return 'the TLS handshake failed (is the endpoint serving HTTPS? does it accept this client certificate?)';
+      return `the enrichment certificate is not trusted by ${t?.caFile === undefined ? 'the system CAs (set tls.caFile)' : `tls.caFile ${t.caFile}`}`;
+    };
     return new Promise((resolve) => {
       let settled = false;
       const finish = (r: AttemptResult): void => {
@@ -187,8 +322,10 @@ class HttpExporter implements Exporter {
           resolve(r);
         }
       };
-      const req = request(
-        { host: ep.host, port: ep.port, method: 'POST', path: this.cfg.path, headers, agent: this.agent, timeout: this.cfg.requestTimeoutMs },
+      const options: RequestOptions & { servername?: string } = { host: ep.host, port: ep.port, method: 'POST', path: this.cfg.path, headers, agent, timeout: this.cfg.requestTimeoutMs };
+      if (this.cfg.tls !== undefined && ep.serverName !== undefined) options.servername = ep.serverName;
+      const req = this.send(
+        options,
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => {
@@ -198,7 +335,12 @@ class HttpExporter implements Exporter {
           res.on('end', () => {
             const s = res.statusCode ?? 0;
             if (s >= 200 && s < 300) finish({ kind: 'ok' });
-            else if (s === 429 || s === 408 || s >= 500) {
+            else if (s === 401 || s === 403) {
+              // A refused client certificate (mTLS) is a configuration problem to fix, not bad data: the batch
+              // is kept and retried (the endpoint avoided for a while) rather than dropped.
+              const why = statusMessage(Buffer.concat(chunks), res.headers['content-type']);
+              finish({ kind: 'retryable', error: `status_${s}: enrichment refused this client${this.cfg.tls?.certFile === undefined ? ' (no tls.certFile is set)' : ` certificate tls.certFile ${this.cfg.tls.certFile}`}: ${why}`, endpointFault: true });
+            } else if (s === 429 || s === 408 || s >= 500) {
               const ra = retryAfterMs(res.headers['retry-after']);
               finish(ra === undefined ? { kind: 'retryable', error: `status_${s}`, endpointFault: true } : { kind: 'retryable', error: `status_${s}`, retryAfterMs: ra, endpointFault: true });
             } else finish({ kind: 'failure', status: s, error: Buffer.concat(chunks).toString('utf8').slice(0, 500) });
@@ -209,6 +351,10 @@ class HttpExporter implements Exporter {
       req.on('error', (e: NodeJS.ErrnoException) => {
         // a keep-alive socket the server closed while idle is not a sick endpoint: retry at once, no penalty
         const stale = req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
+        if (!stale && TLS_ERROR.test(e.code ?? '')) {
+          finish({ kind: 'retryable', error: `tls: ${tlsHint(e)}: ${e.code ?? ''} ${e.message}`, endpointFault: true });
+          return;
+        }
         finish({ kind: 'retryable', error: stale ? 'stale_socket' : `connection: ${e.message}`, endpointFault: !stale, ...(stale ? { retryAfterMs: 0 } : {}) });
       });
       req.end(body);
@@ -221,4 +367,4 @@ function createExporter(cfg: ResolvedConfig, hooks: ExporterHooks): Exporter {
 }
 
 export { createExporter };
-export type { Exporter, ExportResult, ExporterHooks };
+export type { Exporter, ExportResult, ExporterHooks, ExporterLog };

@@ -60,6 +60,7 @@ class Scraper implements MetricsScraper {
     this.exporter = createExporter({ ...cfg, path: m.path }, {
       onAttempt: () => undefined,
       onRetry: (reason) => this.retries.inc({ reason }),
+      log: this.log,
     });
   }
 
