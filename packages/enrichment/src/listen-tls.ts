@@ -9,8 +9,10 @@
 // Rotation: cert-manager (and kubelet's Secret volumes) replace the files in place, by an atomic
 // symlink swap. The files are stat'ed every reloadIntervalMs; a change in inode, size or mtime re-reads
 // all of them and installs them with server.setSecureContext(). New connections use the new material;
-// open ones keep theirs. Material that does not load (e.g. a key that does not match the cert while
-// a non-atomic writer is half done) is logged and the old context stays until the next change.
+// open ones keep theirs. The new context has new session-ticket keys, so a client cannot resume a
+// session verified against the previous client CA (tested). Material that does not load (e.g. a key
+// that does not match the cert while a non-atomic writer is half done) is logged and the old context
+// stays until the next change.
 import { readFile, stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';

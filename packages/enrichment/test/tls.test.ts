@@ -2,7 +2,7 @@
 // openssl, the real file metadata source, the real disk queue and a real HTTP sink as the backend.
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { mkdir, rename, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -41,7 +41,7 @@ interface Client {
 }
 
 /** One request on a fresh connection (agent: false), so each one does its own handshake. */
-function call(port: number, path: string, c: Client, opts: { method?: string; body?: Uint8Array; json?: boolean } = {}): Promise<Answer> {
+function call(port: number, path: string, c: Client, opts: { method?: string; body?: Uint8Array; json?: boolean; agent?: Agent } = {}): Promise<Answer> {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -52,7 +52,7 @@ function call(port: number, path: string, c: Client, opts: { method?: string; bo
         ca: c.ca,
         ...(c.cert === undefined ? {} : { cert: c.cert.cert, key: c.cert.key }),
         ...(c.servername === undefined ? {} : { servername: c.servername }),
-        agent: false,
+        agent: opts.agent ?? false,
         headers: opts.body === undefined ? {} : { 'content-type': opts.json === true ? 'application/json' : 'application/x-protobuf' },
       },
       (res) => {
@@ -243,6 +243,10 @@ void test('rotation: a Secret volume updated in place (server cert, key and clie
   const oldClient: Client = { ca: certs.ca.cert, cert: certs.client };
   const newClientConf: Client = { ca: newCa.cert, cert: newClient };
   t.assert.equal((await call(h.port, '/v1/logs', oldClient, { method: 'POST', body })).status, 200);
+  // A client that caches its TLS session (a new connection per request, the session ticket kept).
+  const resuming = new Agent({ keepAlive: false, maxCachedSessions: 10 });
+  t.after(() => resuming.destroy());
+  t.assert.equal((await call(h.port, '/v1/logs', oldClient, { method: 'POST', body, agent: resuming })).status, 200);
   t.assert.match((await call(h.port, '/healthz', { ca: newCa.cert })).error ?? '', UNTRUSTED, 'before rotation the new CA does not verify the server');
 
   await vol.publish({ 'tls.crt': newServer.certFile, 'tls.key': newServer.keyFile, 'ca.crt': newCa.certFile });
@@ -250,6 +254,8 @@ void test('rotation: a Secret volume updated in place (server cert, key and clie
   t.assert.equal((await call(h.port, '/v1/logs', newClientConf, { method: 'POST', body })).status, 200, 'new client cert accepted after rotation');
   t.assert.equal((await call(h.port, '/v1/logs', { ca: newCa.cert, cert: certs.client }, { method: 'POST', body })).status, 401, 'the old client CA no longer trusted');
   t.assert.match((await call(h.port, '/healthz', { ca: certs.ca.cert })).error ?? '', UNTRUSTED, 'the old server certificate is gone');
+  const resumed = await call(h.port, '/v1/logs', oldClient, { method: 'POST', body, agent: resuming });
+  t.assert.notEqual(resumed.status, 200, 'a session ticket from before the rotation does not resume into the old trust');
   t.assert.equal(h.logs.lines.some((l) => l.includes('reloaded the changed certificate files')), true, 'the reload is logged');
 
   // A cert with a key that does not match: logged, and the previous certificate keeps serving.

@@ -30,6 +30,7 @@ interface Endpoint {
 /** The part of a pino logger the exporter uses. */
 interface ExporterLog {
   error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
 }
 
@@ -177,6 +178,7 @@ class HttpExporter implements Exporter {
   }
 
   start(): void {
+    if (this.cfg.tls?.insecureSkipVerify === true) this.hooks.log?.warn({}, 'tls.insecureSkipVerify is true: the enrichment certificate is not verified (for tests only)');
     const svc = this.cfg.service;
     if (svc === undefined) return;
     const resolver = new dns.Resolver({ timeout: 2000, tries: 2 });
