@@ -4,8 +4,14 @@
 // records per CPU-second of each server process (utime+stime from /proc/<pid>/stat) and the
 // ratio; then the heap of the enrichment service with 10,000 pods in its cache.
 //
-//   node bench/enrichment/run.ts [--seconds 20] [--connections 64] [--pods 1000] [--records 100] [--compression gzip|zstd|none]
-//                                [--heap-pods 10000] [--skip-heap] [--only sextant|otelcol] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
+//   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
+//                                [--request-compression zstd|gzip|none] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
+//                                [--only sextant|otelcol] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
+//
+// --load collector (default) is what @sextant/node-collector sends with its defaults: one container
+// file per request (one resource), cut at batch.maxRecords 2000 (1 MiB maxBytes is not reached by
+// these ~250 B records), zstd, at most maxConcurrentRequests 4 per node (64 connections = 16 busy
+// nodes). --load small is the earlier 100-record gzip'd request.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -16,20 +22,23 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { encodeLogsRequest } from '@sextant/otlp';
+import { createLogsEncoder } from '@sextant/otlp';
+import type { KeyValue } from '@sextant/otlp';
 import { REPO_ROOT, freePort, onProcessExit, otelcolBin, startCluster } from '@sextant/test-env';
 import { benchPods, podObject } from './objects.ts';
 import type { BenchPod } from './objects.ts';
 
 const { values: opts } = parseArgs({
   options: {
+    load: { type: 'string', default: 'collector' },
     seconds: { type: 'string', default: '20' },
     connections: { type: 'string', default: '64' },
     pods: { type: 'string', default: '1000' },
-    records: { type: 'string', default: '100' },
+    records: { type: 'string' },
+    'request-compression': { type: 'string' },
     'heap-pods': { type: 'string', default: '10000' },
     'skip-heap': { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -41,7 +50,10 @@ const { values: opts } = parseArgs({
 const SECONDS = Number(opts.seconds);
 const CONNECTIONS = Number(opts.connections);
 const PODS = Number(opts.pods);
-const RECORDS = Number(opts.records);
+if (opts.load !== 'collector' && opts.load !== 'small') throw new Error(`--load ${opts.load}: valid are collector, small`);
+const RECORDS = Number(opts.records ?? (opts.load === 'collector' ? 2000 : 100));
+const REQUEST_COMPRESSION = opts['request-compression'] ?? (opts.load === 'collector' ? 'zstd' : 'gzip');
+if (!['zstd', 'gzip', 'none'].includes(REQUEST_COMPRESSION)) throw new Error(`--request-compression ${REQUEST_COMPRESSION}: valid are zstd, gzip, none`);
 const HEAP_PODS = Number(opts['heap-pods']);
 const NAMESPACES = 10;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -88,37 +100,75 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (x: T) => Pro
   }));
 }
 
-/** One pre-encoded, gzip'd request per pod: the resource the node collector sends, N records of ~200 B. */
+/** Deterministic pseudo-random numbers (xorshift32), so both peers and every run get the same bytes. */
+function rng(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Log lines of ~200 B that vary like an access log (paths, ids, latencies, statuses), different
+ * for every pod, so requests compress about as well as real logs do (3.5:1 with zstd here), not
+ * 100:1 as one repeated line would, and no compressor window sees another pod's lines again.
+ */
+function logLines(seed: number, n: number): Uint8Array[] {
+  const r = rng(0x9e3779b9 ^ (seed * 2654435761));
+  const hex = (len: number): string => {
+    let h = '';
+    while (h.length < len) h += Math.floor(r() * 2 ** 32).toString(16).padStart(8, '0');
+    return h.slice(0, len);
+  };
+  const paths = ['/api/v1/orders', '/api/v1/carts', '/api/v2/users', '/healthz', '/api/v1/payments/authorize', '/static/app.js'];
+  const verbs = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const path = paths[Math.floor(r() * paths.length)] ?? '/';
+    const status = r() < 0.93 ? 200 : r() < 0.5 ? 404 : 503;
+    const line = `I1124 06:${String(Math.floor(r() * 60)).padStart(2, '0')}:${(r() * 60).toFixed(6).padStart(9, '0')} 1 handler.go:${100 + Math.floor(r() * 90)}] ` +
+      `${verbs[Math.floor(r() * verbs.length)] ?? 'GET'} ${path}/${Math.floor(r() * 100000)} ${status} ${(r() * 250).toFixed(1)}ms bytes=${Math.floor(r() * 40000)} ` +
+      `user-agent="Mozilla/5.0 (X11; Linux x86_64)" request-id=${hex(8)}-${hex(4)}-${hex(4)}-${hex(12)} trace=${hex(32)}`;
+    out.push(Buffer.from(line));
+  }
+  return out;
+}
+
+function compressRequest(bytes: Uint8Array): Buffer {
+  if (REQUEST_COMPRESSION === 'zstd') return zstdCompressSync(bytes);
+  if (REQUEST_COMPRESSION === 'gzip') return gzipSync(bytes);
+  return Buffer.from(bytes);
+}
+
+/**
+ * One pre-encoded request per pod, encoded the way the node collector encodes a batch
+ * (packages/node-collector/src/encoder.ts: @sextant/otlp's logs encoder, one resource with the
+ * 7 attributes it sets from the file path, one scope, records with log.iostream).
+ */
 function encodeLoad(pods: readonly BenchPod[]): Buffer[] {
-  const line = 'I1124 06:00:00.000000       1 handler.go:142] GET /api/v1/orders/8231 200 12.4ms user-agent="Mozilla/5.0" request-id=';
-  return pods.map((p) => {
-    const attrs: Array<[string, string]> = [
-      ['k8s.namespace.name', p.namespace],
-      ['k8s.pod.name', p.name],
-      ['k8s.pod.uid', p.uid],
-      ['k8s.container.name', 'app'],
-      ['k8s.container.restart_count', '0'],
-      ['k8s.node.name', p.node],
-      ['log.file.path', `/var/log/pods/${p.namespace}_${p.name}_${p.uid}/app/0.log`],
-    ];
-    const bytes = encodeLogsRequest({
-      resourceLogs: [
-        {
-          resource: { attributes: attrs.map(([key, value]) => ({ key, value: { value: { case: 'stringValue' as const, value } } })) },
-          scopeLogs: [
-            {
-              logRecords: Array.from({ length: RECORDS }, (_, i) => ({
-                timeUnixNano: 1_763_964_000_000_000_000n + BigInt(i) * 1000n,
-                observedTimeUnixNano: 1_763_964_000_000_000_000n + BigInt(i) * 1000n,
-                body: { value: { case: 'stringValue' as const, value: `${line}${p.uid.slice(0, 8)}-${i.toString().padStart(6, '0')}` } },
-                attributes: [{ key: 'log.iostream', value: { value: { case: 'stringValue' as const, value: 'stdout' } } }],
-              })),
-            },
-          ],
-        },
-      ],
-    });
-    return gzipSync(bytes);
+  const stdout: KeyValue[] = [{ key: 'log.iostream', value: 'stdout' }];
+  const enc = createLogsEncoder({ initialSize: RECORDS * 320 });
+  return pods.map((p, n) => {
+    enc.beginResource([
+      { key: 'k8s.namespace.name', value: p.namespace },
+      { key: 'k8s.pod.name', value: p.name },
+      { key: 'k8s.pod.uid', value: p.uid },
+      { key: 'k8s.container.name', value: 'app' },
+      { key: 'k8s.container.restart_count', value: 0n },
+      { key: 'k8s.node.name', value: p.node },
+      { key: 'log.file.path', value: `/var/log/pods/${p.namespace}_${p.name}_${p.uid}/app/0.log` },
+    ]);
+    enc.beginScope('sextant-node-collector', '0.1.0');
+    const lines = logLines(n, RECORDS);
+    const t0 = 1_763_964_000_000_000_000n + BigInt(n) * 1_000_000_000n;
+    for (let i = 0; i < RECORDS; i++) {
+      const t = t0 + BigInt(i) * 1000n;
+      enc.addRecord({ timeUnixNano: t, observedTimeUnixNano: t + 5_000_000n, body: lines[i] ?? new Uint8Array(0), attributes: stdout });
+    }
+    return compressRequest(enc.finish());
   });
 }
 
@@ -158,7 +208,7 @@ async function drive(port: number, bodies: readonly Buffer[], untilMs: number): 
   const post = (body: Buffer): Promise<number> =>
     new Promise((res) => {
       const req = request(
-        { host: '127.0.0.1', port, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', 'content-length': body.length } },
+        { host: '127.0.0.1', port, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', ...(REQUEST_COMPRESSION === 'none' ? {} : { 'content-encoding': REQUEST_COMPRESSION }), 'content-length': body.length } },
         (r) => {
           r.resume();
           r.on('end', () => res(r.statusCode ?? 0));
@@ -264,7 +314,7 @@ try {
   });
   const bodies = encodeLoad(pods);
   const wireBytes = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
-  log(`load: ${bodies.length} pre-encoded gzip'd requests of ${RECORDS} records, ${Math.round(wireBytes)} B on the wire each`);
+  log(`load ${opts.load}: ${bodies.length} pre-encoded ${REQUEST_COMPRESSION} requests of ${RECORDS} records, ${Math.round(wireBytes)} B on the wire each`);
 
   // Sextant: main.ts as its own process, fsync'd queue on disk, exporting to the sink.
   if (opts.only === undefined || opts.only === 'sextant') {
@@ -346,7 +396,8 @@ const rows = results.map((m) =>
   [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
     String(Math.round(m.rssBytes / 1e6)).padStart(7), m.exportsPerRequest.toFixed(2).padStart(11), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
 );
-process.stdout.write(`\nbench/enrichment: ${PODS} pods, ${RECORDS} records/request, ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}\n`);
+const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
 process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
 const [ours, theirs] = results;
 if (ours !== undefined && theirs !== undefined) process.stdout.write(`ratio (sextant / otelcol, records per CPU-second): ${(perCpu(ours) / perCpu(theirs)).toFixed(2)}x  (goal >= 4x)\n`);

@@ -15,23 +15,40 @@ interface Waiter {
 interface Group {
   payloads: Uint8Array[];
   bytes: number;
+  records: number;
   waiters: Waiter[];
 }
 
+/** What a queue item's meta holds: its record count, and its source under export.order: source. */
+interface ItemMeta {
+  records: number;
+  source?: string;
+}
+
 interface Coalescer {
-  /** Resolves with the queue's answer for the item that holds this payload. */
-  enqueue(signal: string, payload: Uint8Array): Promise<EnqueueResult>;
+  /**
+   * Resolves with the queue's answer for the item that holds this payload. `records` is its
+   * record count (stored in the item's meta); with a `source`, only payloads of that source
+   * share an item, and the item's meta names it.
+   */
+  enqueue(signal: string, payload: Uint8Array, records: number, source?: string): Promise<EnqueueResult>;
+}
+
+interface SignalState {
+  signal: string;
+  source: string | undefined;
+  inFlight: number;
+  pending: Group | undefined;
 }
 
 function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: number }): Coalescer {
-  const state = new Map<string, { inFlight: number; pending: Group | undefined }>();
+  const state = new Map<string, SignalState>();
 
-  function flush(signal: string, group: Group): void {
-    const s = state.get(signal);
-    if (s === undefined) return;
+  function flush(s: SignalState, group: Group): void {
     s.inFlight++;
     const payload = group.payloads.length === 1 ? (group.payloads[0] as Uint8Array) : Buffer.concat(group.payloads, group.bytes);
-    queue.enqueue({ signal, payload }).then(
+    const meta: ItemMeta = s.source === undefined ? { records: group.records } : { records: group.records, source: s.source };
+    queue.enqueue({ signal: s.signal, payload, meta: { ...meta } }).then(
       (r) => {
         for (const w of group.waiters) w.resolve(r);
       },
@@ -43,33 +60,37 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
       const next = s.pending;
       if (next !== undefined && s.inFlight === 0) {
         s.pending = undefined;
-        flush(signal, next);
+        flush(s, next);
+      } else if (next === undefined && s.inFlight === 0 && s.source !== undefined) {
+        state.delete(`${s.signal}\0${s.source}`); // sources come and go (nodes, connections)
       }
     });
   }
 
   return {
-    enqueue(signal, payload) {
-      let s = state.get(signal);
+    enqueue(signal, payload, records, source) {
+      const key = source === undefined ? signal : `${signal}\0${source}`;
+      let s = state.get(key);
       if (s === undefined) {
-        s = { inFlight: 0, pending: undefined };
-        state.set(signal, s);
+        s = { signal, source, inFlight: 0, pending: undefined };
+        state.set(key, s);
       }
+      const st = s;
       return new Promise<EnqueueResult>((resolve, reject) => {
-        const st = s;
         if (st.inFlight === 0 && st.pending === undefined) {
-          flush(signal, { payloads: [payload], bytes: payload.length, waiters: [{ resolve, reject }] });
+          flush(st, { payloads: [payload], bytes: payload.length, records, waiters: [{ resolve, reject }] });
           return;
         }
         // A group that would grow past the limits goes now; the queue group-commits it with the rest.
         if (st.pending !== undefined && (st.pending.bytes + payload.length > limits.maxBytes || st.pending.payloads.length >= limits.maxItems)) {
           const full = st.pending;
           st.pending = undefined;
-          flush(signal, full);
+          flush(st, full);
         }
-        st.pending ??= { payloads: [], bytes: 0, waiters: [] };
+        st.pending ??= { payloads: [], bytes: 0, records: 0, waiters: [] };
         st.pending.payloads.push(payload);
         st.pending.bytes += payload.length;
+        st.pending.records += records;
         st.pending.waiters.push({ resolve, reject });
       });
     },
@@ -77,4 +98,4 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
 }
 
 export { createCoalescer };
-export type { Coalescer };
+export type { Coalescer, ItemMeta };

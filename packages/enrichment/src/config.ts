@@ -77,6 +77,10 @@ const enrichmentConfigSchema = defineConfig({
     initialBackoff: s.duration({ default: '1s', description: 'First retry delay (full jitter).' }),
     maxBackoff: s.duration({ default: '30s', description: 'Largest retry delay.' }),
     maxElapsed: s.duration({ optional: true, description: 'Dead-letter a batch retried this long; unset = retry forever (the queue holds).' }),
+    order: s.enum(['none', 'source'] as const, {
+      default: 'none',
+      description: 'source: batches of one source (the k8s.node.name of the sending collector, else the client address) reach the backend in the order they were accepted, never two in flight at once, other sources in parallel; for backends that reject out-of-order writes per stream. none: any order.',
+    }),
   }),
   events: s.object({
     enabled: s.boolean({ default: false, description: 'Ship Kubernetes events (events.k8s.io/v1) as log records; one replica (the Lease holder) ships. Needs metadata.source in-cluster or kubeconfig.' }),

@@ -92,7 +92,7 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     tls: listenTlsFiles(config),
     limits: config.limits,
     waitForPodMs: md.waitForPod,
-    coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests },
+    coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests, bySource: config.export.order === 'source' },
     shutdownGraceMs: config.shutdownGrace,
     logger,
     splice: { readResources, rewriteResources },

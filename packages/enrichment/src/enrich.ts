@@ -35,6 +35,8 @@ interface EnrichOutcome {
   enrichedIndexes: number[];
   misses: Array<{ index: number; reason: MissReason }>;
   droppedIndexes: number[];
+  /** k8s.node.name of the first resource that has one: the node whose collector sent the request. */
+  source: string | undefined;
 }
 
 function stringAttr(attrs: readonly KeyValue[], key: string): string | undefined {
@@ -140,7 +142,16 @@ async function enrichRequest<P>(
     enrichedIndexes,
     misses,
     droppedIndexes,
+    source: nodeOf(resources),
   };
+}
+
+function nodeOf(resources: readonly KeyValue[][]): string | undefined {
+  for (const attrs of resources) {
+    const node = stringAttr(attrs, 'k8s.node.name');
+    if (node !== undefined) return node;
+  }
+  return undefined;
 }
 
 export { enrichRequest, mergeAttributes, podKeyOf };

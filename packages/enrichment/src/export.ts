@@ -2,7 +2,7 @@
 // policy and export loop (ack only after the backend accepted; retryable → hold and back off;
 // permanent → counted dead letter). Wrapped to count the records the backend accepted.
 import { SextantError, createExportLoop, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
-import type { Exporter, Logger, Queue } from '@sextant/pipeline';
+import type { Exporter, Logger, Queue, QueueItem } from '@sextant/pipeline';
 import type { EnrichmentConfig } from './config.ts';
 import { countRecords } from './count.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
@@ -47,12 +47,21 @@ function countingExporter(inner: Exporter, metrics: EnrichmentMetrics): Exporter
     async export(item) {
       const result = await inner.export(item);
       if (result.kind === 'ok' && (item.signal === 'logs' || item.signal === 'metrics')) {
-        metrics.exportedRecords.inc({ signal: item.signal }, countRecords(item.signal, item.payload));
+        // Items carry their record count from ingest (coalesce.ts ItemMeta); older items are walked.
+        const m = item.meta;
+        const carried = m !== null && typeof m === 'object' && !Array.isArray(m) ? m['records'] : undefined;
+        metrics.exportedRecords.inc({ signal: item.signal }, typeof carried === 'number' ? carried : countRecords(item.signal, item.payload));
       }
       return result;
     },
     shutdown: () => inner.shutdown(),
   };
+}
+
+function sourceOf(item: QueueItem): string | undefined {
+  const m = item.meta;
+  const source = m !== null && typeof m === 'object' && !Array.isArray(m) ? m['source'] : undefined;
+  return typeof source === 'string' ? source : undefined;
 }
 
 function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: EnrichmentMetrics, logger: Logger): ExportComponent {
@@ -66,6 +75,11 @@ function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: 
     exporter: countingExporter(exporter, metrics),
     retry: createRetryPolicy({ initialMs: x.initialBackoff, maxMs: x.maxBackoff, maxElapsedMs: x.maxElapsed }),
     concurrency: batching ? x.concurrency * ITEMS_PER_SEND : x.concurrency,
+    // export.order source: the ingest stores each source's requests in items of their own
+    // (coalesce.ts) named in meta.source; the loop exports one item per source at a time, in queue
+    // order, retries included, so a merged send holds at most one item of each source and a
+    // source's batches never overtake each other. Other sources keep the sends busy meanwhile.
+    keyOf: x.order === 'source' ? sourceOf : () => undefined,
     logger,
     metrics: metrics.base,
     name: 'enrichment-export',

@@ -45,8 +45,12 @@ interface ServiceParts<P> {
   tls?: ListenTlsFiles | undefined;
   limits: { maxBodyBytes: number; maxDecodedBytes: number };
   waitForPodMs: number;
-  /** Requests arriving while an enqueue is in flight share one queue item up to these bounds. */
-  coalesce: { maxBytes: number; maxItems: number };
+  /**
+   * Requests arriving while an enqueue is in flight share one queue item up to these bounds.
+   * bySource (export.order: source): only requests of one source share an item, and the item
+   * carries that source, so the export loop keeps each source's items in order.
+   */
+  coalesce: { maxBytes: number; maxItems: number; bySource?: boolean };
   /** How long shutdown() lets in-flight requests finish before closing sockets. */
   shutdownGraceMs: number;
   logger: Logger;
@@ -124,25 +128,32 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       const message = `malformed OTLP ${format} ${signal} request: ${(err as Error).message}`;
       return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_MALFORMED', message), format));
     }
+    // One walk over the request; the subsets are walked again only when they are not all of it
+    // (the node collector sends one resource per request, so they are).
     const records = parts.countRecords(signal, protobuf);
     metrics.receivedResources.inc({ signal }, outcome.resources);
     metrics.receivedRecords.inc({ signal }, records);
     if (outcome.enriched > 0) {
       metrics.enrichedResources.inc({ signal }, outcome.enriched);
-      metrics.enrichedRecords.inc({ signal }, parts.countRecords(signal, protobuf, outcome.enrichedIndexes));
+      metrics.enrichedRecords.inc({ signal }, outcome.enriched === outcome.resources ? records : parts.countRecords(signal, protobuf, outcome.enrichedIndexes));
     }
     // Lookups that ran are counted by the cache itself (onMiss); resources without a key never reach it.
     for (const miss of outcome.misses) if (miss.reason === 'no_key') metrics.misses.inc({ reason: 'no_key' });
+    let storedRecords = records;
     if (outcome.droppedIndexes.length > 0) {
+      const droppedRecords = parts.countRecords(signal, protobuf, outcome.droppedIndexes);
+      storedRecords -= droppedRecords;
       metrics.excludedResources.inc({ signal }, outcome.droppedIndexes.length);
-      metrics.dropped.inc({ reason: 'excluded' }, parts.countRecords(signal, protobuf, outcome.droppedIndexes));
+      metrics.dropped.inc({ reason: 'excluded' }, droppedRecords);
     }
     if (outcome.payload === undefined || outcome.resources === 0) return answer(format, successResponse(signal, format));
 
     const endTimer = metrics.enqueueSeconds.startTimer();
     let result;
     try {
-      result = await q.enqueue(signal, outcome.payload);
+      // The record count travels with the queue item, so the export side need not walk the bytes again.
+      const source = parts.coalesce.bySource === true ? (outcome.source ?? request.raw.socket.remoteAddress ?? '') : undefined;
+      result = await q.enqueue(signal, outcome.payload, storedRecords, source);
     } catch (err) {
       log.error({ err, signal }, 'enqueue failed');
       const message = `the durable queue could not store the batch: ${(err as Error).message}`;

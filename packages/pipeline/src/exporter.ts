@@ -35,8 +35,12 @@ const zstd = promisify(zstdCb);
 
 /** `level` undefined = the codec's default (gzip 6, zstd 3). */
 export async function compress(body: Uint8Array, c: Compression, level?: number): Promise<Uint8Array> {
-  if (c === 'gzip') return level === undefined ? gzip(body) : gzip(body, { level });
-  if (c === 'zstd') return level === undefined ? zstd(body) : zstd(body, { params: { [zlibConstants.ZSTD_c_compressionLevel]: level } });
+  // Output chunks up to the body's size instead of zlib's 16 KiB: each chunk is a thread-pool round
+  // trip. A merged 3.2 MB batch of log records, zstd level 1: 6.5 ms of CPU with 16 KiB chunks,
+  // 4.4 ms with 1 MiB (bench/README.md "enrichment").
+  const chunkSize = Math.min(1024 * 1024, Math.max(16 * 1024, body.byteLength));
+  if (c === 'gzip') return gzip(body, level === undefined ? { chunkSize } : { chunkSize, level });
+  if (c === 'zstd') return zstd(body, level === undefined ? { chunkSize } : { chunkSize, params: { [zlibConstants.ZSTD_c_compressionLevel]: level } });
   return body;
 }
 

@@ -149,6 +149,7 @@ function inflateRejection(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedByt
 // (bench/README.md "enrichment"). The cap bounds how long the event loop can block: the output
 // still stops at maxDecodedBytes.
 const SYNC_INFLATE_MAX_WIRE_BYTES = 32 * 1024;
+const ASYNC_INFLATE_MAX_CHUNK = 1024 * 1024;
 
 function inflate(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedBytes: number): Promise<{ kind: 'ok'; body: Buffer } | IngestRejection> {
   if (wire.length <= SYNC_INFLATE_MAX_WIRE_BYTES) {
@@ -159,12 +160,16 @@ function inflate(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedBytes: numbe
       return Promise.resolve(inflateRejection(encoding, wire, maxDecodedBytes, err as Error & { code?: string }));
     }
   }
+  // Output chunks sized to the expected body instead of zlib's 16 KiB default: each chunk is one
+  // thread-pool round trip plus a callback. A node collector's 2,000-record zstd body (80 KB → 400 KB):
+  // 1,870 µs of CPU with 16 KiB chunks, 807 µs with 1 MiB (bench/README.md "enrichment").
+  const opts = { maxOutputLength: maxDecodedBytes, chunkSize: Math.max(64, Math.min(maxDecodedBytes, ASYNC_INFLATE_MAX_CHUNK, Math.max(64 * 1024, wire.length * 8))) };
   return new Promise((resolve) => {
     const done = (err: (Error & { code?: string }) | null, out: Buffer): void => {
       resolve(err === null ? { kind: 'ok', body: out } : inflateRejection(encoding, wire, maxDecodedBytes, err));
     };
-    if (encoding === 'gzip') gunzip(wire, { maxOutputLength: maxDecodedBytes }, done);
-    else zstdDecompress(wire, { maxOutputLength: maxDecodedBytes }, done);
+    if (encoding === 'gzip') gunzip(wire, opts, done);
+    else zstdDecompress(wire, opts, done);
   });
 }
 
