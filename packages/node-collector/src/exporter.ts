@@ -243,7 +243,8 @@ class HttpExporter implements Exporter {
       this.hooks.onRetry(reason);
       if (r.error === 'stale_socket') continue;
       if (reason === 'tls') this.tlsSuspect = true;
-      this.report(ep, r.error);
+      // 429/5xx are backpressure, counted in the metrics; what needs an operator is logged
+      if (reason === 'tls' || reason === 'connection' || reason === 'status_401' || reason === 'status_403') this.report(ep, r.error);
       // this endpoint is avoided (for Retry-After if it said so); another healthy one is tried at once
       const avoidMs = r.retryAfterMs !== undefined ? Math.max(r.retryAfterMs, this.cfg.retry.initialMs) : r.endpointFault ? this.cfg.unhealthyForMs : 0;
       if (avoidMs > 0) ep.unhealthyUntil = Date.now() + avoidMs;
