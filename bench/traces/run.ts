@@ -6,7 +6,9 @@
 //
 //   node bench/traces/run.ts [--shape sdk|small] [--spans N] [--seconds 15] [--pods 300] [--streams 32] [--only sextant|otelcol]
 //                            [--rounds 3] [--export-concurrency 2] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
-//                            [--node-flags "..."] [--logs DIR]  (keep both servers' logs)
+//                            [--node-flags=...] [--logs DIR]  (keep both servers' logs)
+//                            [--sextant-extra JSON]  (top-level keys merged into Sextant's config, e.g.
+//                             '{"runtime":{"externalMemoryInHeapLimit":false}}')
 //
 // Load shapes (both servers always get the identical pre-encoded requests in one run):
 // - sdk (default): 512 spans per request. That is what the real senders send under load: the OTel
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     shape: { type: 'string', default: 'sdk' },
     spans: { type: 'string' },
     logs: { type: 'string' },
+    'sextant-extra': { type: 'string', default: '{}' },
     streams: { type: 'string', default: '32' },
     connections: { type: 'string', default: '4' },
     only: { type: 'string' },
@@ -299,6 +302,7 @@ async function main(): Promise<void> {
           exporter: { type: 'otlp_grpc', endpoint: `http://127.0.0.1:${sink.port}`, compression: 'none' },
           export: { concurrency: Number(args['export-concurrency']) },
           log: { level: 'warn' },
+          ...(JSON.parse(args['sextant-extra']) as Record<string, unknown>),
         }),
       );
       const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`];

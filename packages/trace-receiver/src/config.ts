@@ -107,6 +107,13 @@ const traceReceiverConfigSchema = defineConfig({
     endpoint: s.optionalString({ description: 'OTLP gRPC endpoint of the receiver\'s own spans (required when enabled).' }),
     serviceName: s.string({ default: 'sextant-trace-receiver', description: 'service.name of the receiver\'s own spans.' }),
   }),
+  runtime: s.object({
+    externalMemoryInHeapLimit: s.boolean({
+      default: true,
+      description:
+        'Process entry only (sextant trace-receiver, main.ts): start V8 with --external-memory-accounted-in-global-limit, so Buffer memory counts toward the heap limit instead of forcing a full GC every ~64 MiB of Buffers; about 1.3-1.6x spans per CPU-second, RSS under load +60-100 MiB (bench/README.md "traces").',
+    }),
+  }),
   shutdownTimeoutMs: s.duration({ default: '10s', description: 'Graceful shutdown: gRPC tryShutdown / HTTP close and export drain, then forced.' }),
   log: s.object({
     level: s.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, { default: 'info', description: 'Log level.' }),

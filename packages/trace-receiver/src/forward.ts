@@ -228,6 +228,8 @@ interface QueueForwarderOptions {
   readonly queue: Queue;
   /** pipeline's export loop over that queue (ack on ok, backoff and hold on retryable, dead-letter on failure). */
   readonly loop: ExportLoop;
+  /** Retry hint for a failed queue write or a shutdown (export.retryAfterMs). */
+  readonly retryAfterMs: number;
 }
 
 /** Queue mode: answer once the spans are fsync'd; the shared export loop delivers them. */
@@ -235,13 +237,13 @@ function createQueueForwarder(opts: QueueForwarderOptions): Forwarder {
   let closed = false;
   return {
     async submit(segments, size) {
-      if (closed) return { kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: 1000 };
+      if (closed) return { kind: 'rejected', code: 'SEXTANT_TRACES_SHUTTING_DOWN', message: 'the receiver is shutting down', retryAfterMs: opts.retryAfterMs };
       try {
         const r = await opts.queue.enqueue({ signal: 'traces', payload: segments.length === 1 ? segments[0]! : Buffer.concat(segments, size) });
         if (r.kind === 'ok') return { kind: 'ok' };
         return { kind: 'rejected', code: 'SEXTANT_TRACES_QUEUE_FULL', message: r.error.message, retryAfterMs: r.retryAfterMs };
       } catch (err) {
-        return { kind: 'rejected', code: 'SEXTANT_TRACES_QUEUE_WRITE', message: `the durable queue could not store the spans: ${(err as Error).message}`, retryAfterMs: 1000 };
+        return { kind: 'rejected', code: 'SEXTANT_TRACES_QUEUE_WRITE', message: `the durable queue could not store the spans: ${(err as Error).message}`, retryAfterMs: opts.retryAfterMs };
       }
     },
     start() {

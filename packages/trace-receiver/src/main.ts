@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `node packages/trace-receiver/src/main.ts --config /etc/sextant/traces.yaml`.
 // The `sextant trace-receiver` CLI subcommand calls runTraceReceiverMain(argv) directly.
+import { setFlagsFromString } from 'node:v8';
 import { runComponents } from '@sextant/pipeline';
 import { loadTraceReceiverConfig } from './config.ts';
 import type { TraceReceiverConfig } from './config.ts';
@@ -33,7 +34,16 @@ function loadTraceReceiverConfigFile(path: string, env: Record<string, string | 
 async function runTraceReceiverMain(argv: readonly string[]): Promise<number> {
   let receiver: TraceReceiver;
   try {
-    receiver = createTraceReceiver(loadTraceReceiverConfigFile(configPathOf(argv)));
+    const config = loadTraceReceiverConfigFile(configPathOf(argv));
+    // Every request is a few large Buffers (grpc-js reads and frames the message; the export
+    // buffer is reused), and by default V8 starts a full mark-compact for every ~64 MiB of
+    // Buffers allocated, whatever the heap holds: under load that GC was half of the main
+    // thread's busy time (bench/README.md "traces"). With this flag external memory counts
+    // toward the heap's own growing limit instead. V8 reads it when it next sizes its limits,
+    // so setting it here, before the receiver allocates, is enough. Process-wide: only the
+    // process entry does it, never createTraceReceiver.
+    if (config.runtime.externalMemoryInHeapLimit) setFlagsFromString('--external-memory-accounted-in-global-limit');
+    receiver = createTraceReceiver(config);
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -148,7 +148,7 @@ function createTraceReceiver(config: TraceReceiverConfig | Record<string, unknow
         metrics: metrics.metrics,
         name: 'traces-export',
       });
-      forwarder = createQueueForwarder({ queue, loop });
+      forwarder = createQueueForwarder({ queue, loop, retryAfterMs: cfg.export.retryAfterMs });
     } else {
       const sink: SpanSink = { export: (payload) => untraced.export({ signal: 'traces', payload }) };
       forwarder = createDirectForwarder({
