@@ -7,9 +7,9 @@
 // Generates realistic pods (managedFields, kubectl last-applied annotation, probes, volumes,
 // 1–3 containers) spread over Deployments, StatefulSets, DaemonSets and Jobs, then measures heapUsed
 // after a full GC before and after the cache has synced them:
-// - api:  the real informer path (client-node ListWatch + our LIST/WATCH transport) against a local
+// - api:  the real informer path (our LIST/WATCH loop and transport, the default informerEngine) against a local
 //         HTTP server that answers LIST and holds an idle WATCH open, as an API server would;
-// - file: the file source (same trimming and indexes, without ListWatch's own name map).
+// - file: the file source (same trimming and indexes, without the LIST/WATCH loop's own name map).
 // Also prints what the same pods cost untrimmed (plain JSON.parse), for comparison.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -152,7 +152,7 @@ async function measureApi(data: string): Promise<void> {
   const after = await settle();
   const s = cache.stats();
   const mu = process.memoryUsage();
-  report('api (ListWatch path)', s.pods, after - before, syncMs, `pod LIST body ${(listBytes / 1e6).toFixed(1)} MB (held by the fake server outside the heap), process heapUsed ${(after / 1e6).toFixed(1)} MB, external ${(mu.external / 1e6).toFixed(1)} MB, rss ${(mu.rss / 1e6).toFixed(0)} MB`);
+  report('api (LIST/WATCH path)', s.pods, after - before, syncMs, `pod LIST body ${(listBytes / 1e6).toFixed(1)} MB (held by the fake server outside the heap), process heapUsed ${(after / 1e6).toFixed(1)} MB, external ${(mu.external / 1e6).toFixed(1)} MB, rss ${(mu.rss / 1e6).toFixed(0)} MB`);
   await attrBench(cache);
   await cache.shutdown();
   for (const r of watches) r.destroy();
