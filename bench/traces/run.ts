@@ -5,8 +5,9 @@
 // process (utime + stime from /proc/<pid>/stat over the measured window) and the ratio.
 //
 //   node bench/traces/run.ts [--shape sdk|small] [--spans N] [--seconds 15] [--pods 300] [--streams 32] [--only sextant|otelcol]
-//                            [--rounds 3] [--export-concurrency 2] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
+//                            [--rounds 3] [--export-concurrency N (default: Sextant's default)] [--profile DIR]  (V8 CPU profile of the Sextant process into DIR)
 //                            [--node-flags=...] [--logs DIR]  (keep both servers' logs)
+//                            [--sextant-entry PATH]  (another build's main.ts, e.g. an older commit's, for before/after)
 //                            [--sextant-extra JSON]  (top-level keys merged into Sextant's config, e.g.
 //                             '{"runtime":{"externalMemoryInHeapLimit":false}}')
 //
@@ -43,11 +44,12 @@ const { values: args } = parseArgs({
     spans: { type: 'string' },
     logs: { type: 'string' },
     'sextant-extra': { type: 'string', default: '{}' },
+    'sextant-entry': { type: 'string' },
     streams: { type: 'string', default: '32' },
     connections: { type: 'string', default: '4' },
     only: { type: 'string' },
     profile: { type: 'string' },
-    'export-concurrency': { type: 'string', default: '2' },
+    'export-concurrency': { type: 'string' },
     rounds: { type: 'string', default: '3' },
     'node-flags': { type: 'string', default: '' },
   },
@@ -300,14 +302,14 @@ async function main(): Promise<void> {
           telemetry: { host: '127.0.0.1', port: telemetryPort },
           kube: { source: 'kubeconfig', path: cluster!.kubeconfigPath },
           exporter: { type: 'otlp_grpc', endpoint: `http://127.0.0.1:${sink.port}`, compression: 'none' },
-          export: { concurrency: Number(args['export-concurrency']) },
+          ...(args['export-concurrency'] === undefined ? {} : { export: { concurrency: Number(args['export-concurrency']) } }),
           log: { level: 'warn' },
           ...(JSON.parse(args['sextant-extra']) as Record<string, unknown>),
         }),
       );
       const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profile}`];
       const flags = args['node-flags'] === '' ? [] : args['node-flags'].split(' ');
-      const sextant = spawnLogged(process.execPath, [...flags, ...prof, join(ROOT, 'packages/trace-receiver/src/main.ts'), '--config', sextantConfig], join(dir, 'sextant.log'), process.env);
+      const sextant = spawnLogged(process.execPath, [...flags, ...prof, args['sextant-entry'] ?? join(ROOT, 'packages/trace-receiver/src/main.ts'), '--config', sextantConfig], join(dir, 'sextant.log'), process.env);
       children.push(sextant);
       await waitForPort(sextantPort, sextant, 'sextant trace receiver');
       await new Promise((r) => setTimeout(r, 2000)); // metadata sync

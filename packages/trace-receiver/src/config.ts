@@ -90,11 +90,12 @@ const traceReceiverConfigSchema = defineConfig({
   }),
   export: s.object({
     concurrency: s.number({
-      default: 2,
+      default: 1,
       integer: true,
       min: 1,
       max: 256,
-      description: 'Without the queue: exports in flight. Requests arriving meanwhile are merged, so few large exports beat many small ones (bench/README.md "traces").',
+      description:
+        'Without the queue: exports in flight. Requests arriving meanwhile are merged into the next export, so one export in flight means the fewest, largest backend calls: 1.5x the spans per CPU-second of 2 (bench/README.md "traces"). Throughput is bounded by maxBatchBytes per backend round trip (4 MiB at 100 ms: ~160k spans/s); raise it for a slow, distant backend.',
     }),
     maxBatchBytes: s.bytes({ default: '4Mi', min: 1024, description: 'Without the queue: requests that arrive while every export is busy are merged into one export of at most this size.' }),
     maxPendingBytes: s.bytes({ default: '64Mi', min: 1024, description: 'Without the queue: bytes waiting for or in export; above it clients get RESOURCE_EXHAUSTED with RetryInfo / 429.' }),
