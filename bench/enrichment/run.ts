@@ -69,6 +69,23 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/**
+ * CPU seconds per thread group (by thread name: the Node main thread, libuv's pool where zlib and
+ * fs calls run, V8's GC/compiler helpers; Go's threads are not named), to say where the CPU goes.
+ */
+async function cpuByThread(pid: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const { readdir } = await import('node:fs/promises');
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    if (stat === '') continue;
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '').trim();
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+  }
+  return out;
+}
+
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
@@ -242,12 +259,15 @@ interface Measured {
   rejected: number;
   errors: number;
   rssBytes: number;
+  /** CPU seconds in the measured window per thread group. */
+  threads: Map<string, number>;
 }
 
 async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured> {
   const pid = proc.pid ?? 0;
   log(`${name}: warm-up 3 s`);
   await drive(port, bodies, Date.now() + 3000);
+  const threads0 = await cpuByThread(pid);
   const cpu0 = await cpuSeconds(pid);
   const sink0 = sinkRequests();
   const t0 = performance.now();
@@ -255,8 +275,10 @@ async function measure(name: string, proc: ChildProcess, port: number, bodies: r
   const r = await drive(port, bodies, Date.now() + SECONDS * 1000);
   const wall = (performance.now() - t0) / 1000;
   const cpu = (await cpuSeconds(pid)) - cpu0;
+  const threads = await cpuByThread(pid);
+  for (const [k, v] of threads) threads.set(k, v - (threads0.get(k) ?? 0));
   const rss = await rssBytes(pid);
-  return { name, exportsPerRequest: (sinkRequests() - sink0) / Math.max(1, r.accepted), records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss };
+  return { name, exportsPerRequest: (sinkRequests() - sink0) / Math.max(1, r.accepted), records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss, threads };
 }
 
 function spawnLogged(cmd: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
@@ -399,6 +421,10 @@ const rows = results.map((m) =>
 const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
 process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
+for (const m of results) {
+  const parts = [...m.threads].filter(([, v]) => v >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)} s (${Math.round((100 * v) / m.cpuSeconds)}%)`);
+  process.stdout.write(`  ${m.name} CPU by thread: ${parts.join(', ')}\n`);
+}
 const [ours, theirs] = results;
 if (ours !== undefined && theirs !== undefined) process.stdout.write(`ratio (sextant / otelcol, records per CPU-second): ${(perCpu(ours) / perCpu(theirs)).toFixed(2)}x  (goal >= 4x)\n`);
 

@@ -13,6 +13,7 @@ interface Waiter {
 }
 
 interface Group {
+  /** The byte ranges of every request in the group, in order: one queue item, written with one writev. */
   payloads: Uint8Array[];
   bytes: number;
   records: number;
@@ -31,7 +32,7 @@ interface Coalescer {
    * record count (stored in the item's meta); with a `source`, only payloads of that source
    * share an item, and the item's meta names it.
    */
-  enqueue(signal: string, payload: Uint8Array, records: number, source?: string): Promise<EnqueueResult>;
+  enqueue(signal: string, payload: readonly Uint8Array[], bytes: number, records: number, source?: string): Promise<EnqueueResult>;
 }
 
 interface SignalState {
@@ -46,7 +47,7 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
 
   function flush(s: SignalState, group: Group): void {
     s.inFlight++;
-    const payload = group.payloads.length === 1 ? (group.payloads[0] as Uint8Array) : Buffer.concat(group.payloads, group.bytes);
+    const payload = group.payloads;
     const meta: ItemMeta = s.source === undefined ? { records: group.records } : { records: group.records, source: s.source };
     queue.enqueue({ signal: s.signal, payload, meta: { ...meta } }).then(
       (r) => {
@@ -68,7 +69,7 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
   }
 
   return {
-    enqueue(signal, payload, records, source) {
+    enqueue(signal, payload, bytes, records, source) {
       const key = source === undefined ? signal : `${signal}\0${source}`;
       let s = state.get(key);
       if (s === undefined) {
@@ -78,18 +79,18 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
       const st = s;
       return new Promise<EnqueueResult>((resolve, reject) => {
         if (st.inFlight === 0 && st.pending === undefined) {
-          flush(st, { payloads: [payload], bytes: payload.length, records, waiters: [{ resolve, reject }] });
+          flush(st, { payloads: [...payload], bytes, records, waiters: [{ resolve, reject }] });
           return;
         }
         // A group that would grow past the limits goes now; the queue group-commits it with the rest.
-        if (st.pending !== undefined && (st.pending.bytes + payload.length > limits.maxBytes || st.pending.payloads.length >= limits.maxItems)) {
+        if (st.pending !== undefined && (st.pending.bytes + bytes > limits.maxBytes || st.pending.waiters.length >= limits.maxItems)) {
           const full = st.pending;
           st.pending = undefined;
           flush(st, full);
         }
         st.pending ??= { payloads: [], bytes: 0, records: 0, waiters: [] };
-        st.pending.payloads.push(payload);
-        st.pending.bytes += payload.length;
+        st.pending.payloads.push(...payload);
+        st.pending.bytes += bytes;
         st.pending.records += records;
         st.pending.waiters.push({ resolve, reject });
       });

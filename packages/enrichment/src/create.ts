@@ -10,6 +10,7 @@ import {
   encodeMetricsRequest,
   readResources,
   rewriteResources,
+  rewriteResourcesParts,
 } from '@sextant/otlp';
 import { createDiskQueue, createLogger } from '@sextant/pipeline';
 import type { Logger } from '@sextant/pipeline';
@@ -95,7 +96,7 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests, bySource: config.export.order === 'source' },
     shutdownGraceMs: config.shutdownGrace,
     logger,
-    splice: { readResources, rewriteResources },
+    splice: { readResources, rewriteResources, rewriteResourcesParts },
     jsonToProtobuf: (signal: SpliceSignal, body: Uint8Array) =>
       signal === 'logs' ? encodeLogsRequest(decodeLogsRequestJson(body)) : encodeMetricsRequest(decodeMetricsRequestJson(body)),
     countRecords: (signal, body, indexes) => countRecords(signal, body, indexes),

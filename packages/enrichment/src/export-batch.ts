@@ -23,15 +23,32 @@ interface BatchingOptions {
   maxBytes: number;
 }
 
+/** The parts of a queue item enqueued in parts (QueueItem.parts), else its payload. */
+function partsOf(item: ExportItem): readonly Uint8Array[] {
+  const parts = (item as { parts?: readonly Uint8Array[] }).parts;
+  return parts ?? [item.payload];
+}
+
+/** Payload bytes of an item, without joining its parts. */
+function sizeOf(item: ExportItem): number {
+  let n = 0;
+  for (const p of partsOf(item)) n += p.byteLength;
+  return n;
+}
+
+// Copies from the items' parts, so an item enqueued in parts is copied once here instead of being
+// joined into its payload first.
 function mergePayloads(items: readonly Waiting[]): Uint8Array {
   if (items.length === 1) return items[0]?.item.payload ?? new Uint8Array(0);
   let n = 0;
-  for (const w of items) n += w.item.payload.byteLength;
+  for (const w of items) n += sizeOf(w.item);
   const out = Buffer.allocUnsafe(n);
   let at = 0;
   for (const w of items) {
-    out.set(w.item.payload, at);
-    at += w.item.payload.byteLength;
+    for (const p of partsOf(w.item)) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
   }
   return out;
 }
@@ -65,7 +82,8 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
     let bytes = 0;
     let n = 0;
     while (n < list.length) {
-      const size = list[n]?.item.payload.byteLength ?? 0;
+      const w = list[n];
+      const size = w === undefined ? 0 : sizeOf(w.item);
       if (n > 0 && bytes + size > options.maxBytes) break;
       bytes += size;
       n++;

@@ -75,11 +75,12 @@ function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: 
     exporter: countingExporter(exporter, metrics),
     retry: createRetryPolicy({ initialMs: x.initialBackoff, maxMs: x.maxBackoff, maxElapsedMs: x.maxElapsed }),
     concurrency: batching ? x.concurrency * ITEMS_PER_SEND : x.concurrency,
-    // export.order source: the ingest stores each source's requests in items of their own
-    // (coalesce.ts) named in meta.source; the loop exports one item per source at a time, in queue
-    // order, retries included, so a merged send holds at most one item of each source and a
-    // source's batches never overtake each other. Other sources keep the sends busy meanwhile.
-    keyOf: x.order === 'source' ? sourceOf : () => undefined,
+    // Items with a meta.source go one at a time per source, in queue order, retries included (the
+    // loop's default key). Under export.order source the ingest stores each source's requests in
+    // items of their own named by it (coalesce.ts), so a merged send holds at most one item of a
+    // source and a source's batches never overtake each other, while other sources keep the sends
+    // busy; under none, ingest items carry no source. Events and audit items always carry theirs.
+    keyOf: sourceOf,
     logger,
     metrics: metrics.base,
     name: 'enrichment-export',

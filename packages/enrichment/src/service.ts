@@ -153,7 +153,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     try {
       // The record count travels with the queue item, so the export side need not walk the bytes again.
       const source = parts.coalesce.bySource === true ? (outcome.source ?? request.raw.socket.remoteAddress ?? '') : undefined;
-      result = await q.enqueue(signal, outcome.payload, storedRecords, source);
+      result = await q.enqueue(signal, outcome.payload, outcome.payloadBytes, storedRecords, source);
     } catch (err) {
       log.error({ err, signal }, 'enqueue failed');
       const message = `the durable queue could not store the batch: ${(err as Error).message}`;

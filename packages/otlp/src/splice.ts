@@ -125,6 +125,30 @@ export function readResources(bytes: Uint8Array, signal: Signal): KeyValue[][] {
  * Several Resource fields in one ResourceX (legal protobuf, merged on decode) become one.
  */
 export function rewriteResources(bytes: Uint8Array, signal: Signal, fn: ResourceRewrite): Uint8Array {
+  const { parts, total } = splice(bytes, signal, fn);
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
+
+/**
+ * rewriteResources() as a list of byte ranges whose concatenation is the new request: the new
+ * Resource bytes in small buffers, the scopes and records as views of `bytes` (not copied), so
+ * a caller that writes them out with writev (the durable queue) saves a copy of the whole
+ * request. `bytes` must not change while the ranges are in use.
+ */
+export function rewriteResourcesParts(bytes: Uint8Array, signal: Signal, fn: ResourceRewrite): Uint8Array[] {
+  return splice(bytes, signal, fn).parts;
+}
+
+// Ranges of the input up to this long are copied next to the new bytes rather than referenced.
+const SMALL_COPY = 256;
+
+function splice(bytes: Uint8Array, signal: Signal, fn: ResourceRewrite): { parts: Uint8Array[]; total: number } {
   checkSignal(signal);
   checkBytes(bytes);
   const entries = scan(bytes);
@@ -135,12 +159,14 @@ export function rewriteResources(bytes: Uint8Array, signal: Signal, fn: Resource
   const xSize: number[] = [];
   let total = 0;
   let index = 0;
+  let scratchSize = 0;
   for (const e of entries) {
     if (!e.resource) {
       newAttrs.push(null);
       resSize.push(0);
       xSize.push(0);
       total += e.end - e.fieldStart;
+      scratchSize += SMALL_COPY;
       continue;
     }
     const attrs = fn(e.attrs, index++);
@@ -158,29 +184,41 @@ export function rewriteResources(bytes: Uint8Array, signal: Signal, fn: Resource
     resSize.push(rs);
     xSize.push(xs);
     total += 1 + varintSize(xs) + xs;
+    scratchSize += 12 + rs + SMALL_COPY * (e.occ.length / 2 + 1);
   }
 
-  const out = new Uint8Array(total);
+  // New bytes (and small copies) go to `scratch`; long input ranges are referenced.
+  const scratch = new Uint8Array(Math.min(total, scratchSize));
+  const parts: Uint8Array[] = [];
   let pos = 0;
+  let segStart = 0;
+  let length = 0;
+  const copy = (start: number, end: number): void => {
+    if (end - start <= SMALL_COPY) {
+      scratch.set(bytes.subarray(start, end), pos);
+      pos += end - start;
+      return;
+    }
+    if (pos > segStart) parts.push(scratch.subarray(segStart, pos));
+    segStart = pos;
+    parts.push(bytes.subarray(start, end));
+    length += end - start;
+  };
   for (let k = 0; k < entries.length; k++) {
     const e = entries[k]!;
     if (!e.resource) {
-      out.set(bytes.subarray(e.fieldStart, e.end), pos);
-      pos += e.end - e.fieldStart;
+      copy(e.fieldStart, e.end);
       continue;
     }
     const attrs = newAttrs[k]!;
     if (attrs === null) continue;
-    out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, xSize[k]!);
+    scratch[pos++] = 0x0a;
+    pos = writeVarint(scratch, pos, xSize[k]!);
     const writeRes = (): void => {
-      out[pos++] = 0x0a;
-      pos = writeVarint(out, pos, resSize[k]!);
-      pos = writeAttrs(out, pos, 0x0a, attrs, sizes);
-      for (let i = 0; i < e.other.length; i += 2) {
-        out.set(bytes.subarray(e.other[i], e.other[i + 1]), pos);
-        pos += e.other[i + 1]! - e.other[i]!;
-      }
+      scratch[pos++] = 0x0a;
+      pos = writeVarint(scratch, pos, resSize[k]!);
+      pos = writeAttrs(scratch, pos, 0x0a, attrs, sizes);
+      for (let i = 0; i < e.other.length; i += 2) copy(e.other[i]!, e.other[i + 1]!);
     };
     let cursor = e.start;
     if (e.occ.length === 0) {
@@ -188,17 +226,17 @@ export function rewriteResources(bytes: Uint8Array, signal: Signal, fn: Resource
     } else {
       for (let i = 0; i < e.occ.length; i += 2) {
         const fs = e.occ[i]!;
-        out.set(bytes.subarray(cursor, fs), pos);
-        pos += fs - cursor;
+        copy(cursor, fs);
         if (i === 0) writeRes();
         cursor = e.occ[i + 1]!;
       }
     }
-    out.set(bytes.subarray(cursor, e.end), pos);
-    pos += e.end - cursor;
+    copy(cursor, e.end);
   }
-  if (pos !== total) throw new Error(`internal: rewriteResources wrote ${pos} of ${total} bytes`);
-  return out;
+  if (pos > segStart) parts.push(scratch.subarray(segStart, pos));
+  length += pos;
+  if (length !== total || pos > scratch.length) throw new Error(`internal: rewriteResources wrote ${length} of ${total} bytes`);
+  return { parts, total };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import {
   keyValueToMessage,
   readResources,
   rewriteResources,
+  rewriteResourcesParts,
   setAttrs,
   stringKv,
 } from '@sextant/otlp';
@@ -206,4 +207,20 @@ void test('null drops the resource and an empty request stays empty', (t: TestCo
   t.assert.strictEqual(rewriteResources(new Uint8Array(0), 'traces', () => []).length, 0);
   const kept = rewriteResources(input, 'logs', (a, i) => (i === 1 ? a : null));
   t.assert.strictEqual(decodeLogsRequest(kept).resourceLogs.length, 1);
+});
+
+void test('rewriteResourcesParts concatenates to rewriteResources and references the records instead of copying them', (t: TestContext) => {
+  let views = 0;
+  for (const s of signals) {
+    const r = rng(0x9a27 + s.signal.length);
+    for (let c = 0; c < 200; c++) {
+      const input = toBinary(s.desc, s.gen(r));
+      const seed = r.int(1000);
+      const rewrite = (attrs: KeyValue[], i: number): KeyValue[] | null => randomRewrite(rng(seed + i), attrs, i);
+      const parts = rewriteResourcesParts(input, s.signal, rewrite);
+      t.assert.deepStrictEqual(Buffer.concat(parts), Buffer.from(rewriteResources(input, s.signal, rewrite)), `${s.signal} case ${c}`);
+      views += parts.filter((p) => p.buffer === input.buffer).length;
+    }
+  }
+  t.assert.ok(views > 0, 'long ranges of the input (scopes, records) are views, not copies');
 });

@@ -43,7 +43,12 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export interface EnqueueItem {
   /** `logs`, `metrics`, `traces` or another short name (at most 255 bytes). */
   signal: string;
-  payload: Uint8Array;
+  /**
+   * The bytes, or byte ranges whose concatenation is the payload: they are written with one writev
+   * and not copied into one buffer first (e.g. an enriched request whose records are views of the
+   * received body). The ranges must not change until enqueue() resolves, nor while cached.
+   */
+  payload: Uint8Array | readonly Uint8Array[];
   /** Small JSON stored with the item, e.g. `{ source: 'ns/pod/container' }`. */
   meta?: JsonValue;
 }
@@ -56,7 +61,14 @@ export interface QueueItem {
   /** Sequence number; items are leased in increasing id order (nacked items come back first). */
   id: number;
   signal: string;
-  payload: Uint8Array;
+  /** The bytes (joined from `parts` on first read when the item was enqueued in parts). */
+  readonly payload: Uint8Array;
+  /**
+   * Set when the item was enqueued in several parts and is served from memory: the ranges whose
+   * concatenation is `payload`. A consumer that copies the bytes anyway (e.g. to merge items) reads
+   * these and saves the join.
+   */
+  readonly parts?: readonly Uint8Array[];
   meta: JsonValue | undefined;
   /** Milliseconds since the epoch when enqueue() was called. */
   enqueuedAt: number;
@@ -147,7 +159,7 @@ export interface DiskQueueOptions {
 const FRAME_HEADER = 8;
 const BODY_PREFIX = 24;
 const VERSION = 1;
-const MAX_BATCH_ITEMS = 480; // writev stays under IOV_MAX (1024) with two buffers per item
+const MAX_IOV = 960; // buffers per writev, under IOV_MAX (1024); an item is its head plus its payload parts
 const MiB = 1024 * 1024;
 
 interface Segment {
@@ -172,7 +184,10 @@ interface Entry {
   signal: string;
   meta: JsonValue | undefined;
   enqueuedAt: number;
-  payload: Uint8Array | undefined;
+  /** Cached payload ranges (see cacheBytes); undefined = read back from the segment. */
+  payload: readonly Uint8Array[] | undefined;
+  /** Memory the cached ranges keep alive (their ArrayBuffers), charged to the cache budget. */
+  cachedLen: number;
   leased: boolean;
   deliveries: number;
 }
@@ -180,7 +195,8 @@ interface Entry {
 interface Pending {
   seq: number;
   head: Buffer;
-  payload: Uint8Array;
+  payload: readonly Uint8Array[];
+  payloadLen: number;
   frameLen: number;
   signal: string;
   meta: JsonValue | undefined;
@@ -233,8 +249,35 @@ function encodeHead(seq: number, enqueuedAt: number, signal: Buffer, meta: Buffe
   return head;
 }
 
-function sealHead(head: Buffer, payload: Uint8Array): void {
-  head.writeUInt32LE(crc32(payload, crc32(head.subarray(FRAME_HEADER))), 4);
+function sealHead(head: Buffer, payload: readonly Uint8Array[]): void {
+  let crc = crc32(head.subarray(FRAME_HEADER));
+  for (const p of payload) crc = crc32(p, crc);
+  head.writeUInt32LE(crc, 4);
+}
+
+function retainedBytes(parts: readonly Uint8Array[]): number {
+  const first = parts[0];
+  if (parts.length === 1 && first !== undefined) return first.buffer.byteLength;
+  const seen = new Set<ArrayBufferLike>();
+  let n = 0;
+  for (const p of parts) {
+    if (!seen.has(p.buffer)) {
+      seen.add(p.buffer);
+      n += p.buffer.byteLength;
+    }
+  }
+  return n;
+}
+
+function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Decodes the frame at `off`, or undefined when it is torn or corrupt. */
@@ -395,7 +438,7 @@ class DiskQueue implements Queue {
           found.push({
             seq: f.seq, seg, payloadOffset: f.payloadStart, payloadLen: off + f.frameLen - f.payloadStart,
             frameLen: f.frameLen, signal: f.signal, meta: f.meta, enqueuedAt: f.enqueuedAt,
-            payload: undefined, leased: false, deliveries: 0,
+            payload: undefined, cachedLen: 0, leased: false, deliveries: 0,
           });
         }
         off += f.frameLen;
@@ -479,7 +522,11 @@ class DiskQueue implements Queue {
       return Promise.reject(new TypeError(`signal "${item.signal}" must be 1 to 255 bytes`));
     }
     const meta = item.meta === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(item.meta), 'utf8');
-    const frameLen = FRAME_HEADER + BODY_PREFIX + signal.length + meta.length + item.payload.length;
+    let payload: readonly Uint8Array[] = item.payload instanceof Uint8Array ? [item.payload] : item.payload;
+    let payloadLen = 0;
+    for (const p of payload) payloadLen += p.byteLength;
+    if (payload.length >= MAX_IOV) payload = [joinParts(payload, payloadLen)];
+    const frameLen = FRAME_HEADER + BODY_PREFIX + signal.length + meta.length + payloadLen;
     if (frameLen > this.maxBytes || frameLen > this.segmentBytes + this.maxBatchBytes) {
       return Promise.reject(new SextantError('SEXTANT_PIPELINE_QUEUE_ITEM_TOO_LARGE',
         `item of ${frameLen} bytes is larger than the queue can ever hold (maxBytes ${this.maxBytes}, segmentBytes ${this.segmentBytes})`));
@@ -490,10 +537,10 @@ class DiskQueue implements Queue {
     }
     const seq = this.nextSeq++;
     const enqueuedAt = Date.now();
-    const head = encodeHead(seq, enqueuedAt, signal, meta, item.payload.length);
+    const head = encodeHead(seq, enqueuedAt, signal, meta, payloadLen);
     this.pendingBytes += frameLen;
     return new Promise<EnqueueResult>((resolve, reject) => {
-      this.pending.push({ seq, head, payload: item.payload, frameLen, signal: item.signal, meta: item.meta, enqueuedAt, resolve, reject });
+      this.pending.push({ seq, head, payload, payloadLen, frameLen, signal: item.signal, meta: item.meta, enqueuedAt, resolve, reject });
       this.flushing ??= this.flushLoop();
     });
   }
@@ -512,10 +559,12 @@ class DiskQueue implements Queue {
       while (this.pending.length > 0) {
         let bytes = 0;
         let n = 0;
-        while (n < this.pending.length && n < MAX_BATCH_ITEMS) {
+        let iov = 0;
+        while (n < this.pending.length) {
           const p = this.pending[n];
-          if (p === undefined || (n > 0 && bytes + p.frameLen > this.maxBatchBytes)) break;
+          if (p === undefined || (n > 0 && (bytes + p.frameLen > this.maxBatchBytes || iov + 1 + p.payload.length > MAX_IOV))) break;
           bytes += p.frameLen;
+          iov += 1 + p.payload.length;
           n++;
         }
         const batch = this.pending.splice(0, n);
@@ -557,7 +606,7 @@ class DiskQueue implements Queue {
     const bufs: Uint8Array[] = [];
     for (const p of batch) {
       sealHead(p.head, p.payload);
-      bufs.push(p.head, p.payload);
+      bufs.push(p.head, ...p.payload);
     }
     const pos = seg.size;
     try {
@@ -583,11 +632,13 @@ class DiskQueue implements Queue {
     this.diskBytes += grown;
     let off = pos;
     for (const p of batch) {
-      const keep = this.cachedBytes + p.payload.length <= this.cacheBudget;
-      if (keep) this.cachedBytes += p.payload.length;
+      // Ranges may be views of larger buffers (an inflated body's chunk): charge what stays alive.
+      const retained = retainedBytes(p.payload);
+      const keep = this.cachedBytes + retained <= this.cacheBudget;
+      if (keep) this.cachedBytes += retained;
       const e: Entry = {
-        seq: p.seq, seg, payloadOffset: off + p.head.length, payloadLen: p.payload.length, frameLen: p.frameLen,
-        signal: p.signal, meta: p.meta, enqueuedAt: p.enqueuedAt, payload: keep ? p.payload : undefined,
+        seq: p.seq, seg, payloadOffset: off + p.head.length, payloadLen: p.payloadLen, frameLen: p.frameLen,
+        signal: p.signal, meta: p.meta, enqueuedAt: p.enqueuedAt, payload: keep ? p.payload : undefined, cachedLen: keep ? retained : 0,
         leased: false, deliveries: 0,
       };
       off += p.frameLen;
@@ -782,14 +833,24 @@ class DiskQueue implements Queue {
   private async materialize(taken: Entry[]): Promise<QueueItem[]> {
     const out: QueueItem[] = [];
     for (const e of taken) {
-      let payload = e.payload;
-      if (payload === undefined) {
+      const parts = e.payload;
+      if (parts === undefined) {
         const buf = Buffer.allocUnsafe(e.payloadLen);
         const { bytesRead } = await e.seg.fh.read(buf, 0, e.payloadLen, e.payloadOffset);
         if (bytesRead !== e.payloadLen) throw new Error(`short read of item ${e.seq}`);
-        payload = buf;
+        out.push({ id: e.seq, signal: e.signal, payload: buf, meta: e.meta, enqueuedAt: e.enqueuedAt, deliveries: e.deliveries });
+      } else if (parts.length === 1) {
+        out.push({ id: e.seq, signal: e.signal, payload: parts[0] as Uint8Array, meta: e.meta, enqueuedAt: e.enqueuedAt, deliveries: e.deliveries });
+      } else {
+        let joined: Uint8Array | undefined;
+        const length = e.payloadLen;
+        out.push({
+          id: e.seq, signal: e.signal, meta: e.meta, enqueuedAt: e.enqueuedAt, deliveries: e.deliveries, parts,
+          get payload(): Uint8Array {
+            return (joined ??= joinParts(parts, length));
+          },
+        });
       }
-      out.push({ id: e.seq, signal: e.signal, payload, meta: e.meta, enqueuedAt: e.enqueuedAt, deliveries: e.deliveries });
     }
     return out;
   }
@@ -816,7 +877,8 @@ class DiskQueue implements Queue {
     this.entries.delete(e.seq);
     this.leasedCount--;
     this.liveBytes -= e.frameLen;
-    if (e.payload !== undefined) this.cachedBytes -= e.payload.length;
+    this.cachedBytes -= e.cachedLen;
+    e.cachedLen = 0;
     e.payload = undefined;
     this.ackedAbove.add(e.seq);
     this.ackDirty = true;
@@ -839,7 +901,7 @@ class DiskQueue implements Queue {
     const at = Date.now();
     const dlMeta = { reason, at, meta: item.meta ?? null };
     const head = encodeHead(id, item.enqueuedAt, Buffer.from(item.signal), Buffer.from(JSON.stringify(dlMeta)), item.payload.length);
-    sealHead(head, item.payload);
+    sealHead(head, [item.payload]);
     const size = head.length + item.payload.length;
     const existing = this.dlIndex.get(id);
     let result: DeadLetterResult;
