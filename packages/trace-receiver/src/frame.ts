@@ -8,6 +8,12 @@
 // Anything unusual (groups, a Resource given twice, bad framing) returns null and the caller
 // falls back to @sextant/otlp's rewriteResources, which handles every legal message and
 // reports malformed ones with the right OtlpDecodeError.
+//
+// Why not @sextant/otlp's rewriteResourcesParts, which also returns new Resource bytes plus views:
+// it parses and re-encodes each Resource on every request, while this path caches the parsed
+// attributes and the enriched Resource bytes per Resource (an app sends the same one every time).
+// Measured 2026-11-24, 512-span requests, 6 alternating pairs: median 578k vs 520k spans per
+// CPU-second of the receiver process (~10%).
 
 interface ResourceSpansFrame {
   readonly kind: 'rs';
