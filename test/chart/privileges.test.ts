@@ -17,6 +17,18 @@ async function privileges(args: string[]): Promise<string> {
   return stdout;
 }
 
+interface Row {
+  component: string;
+  kind: string;
+  privilege: string;
+  neededBy: string;
+}
+
+/** `sextant privileges -o json` with the scenarios' values files in order. */
+async function rows(...scenarios: string[]): Promise<Row[]> {
+  return JSON.parse(await privileges(['-o', 'json', ...scenarios.flatMap((f) => ['-f', scenarioFile(f)])])) as Row[];
+}
+
 const LOGS_ONLY = `COMPONENT       KIND       PRIVILEGE                                                                                                                               NEEDED BY
 node-collector  user       uid 0, gid 0, runAsNonRoot false                                                                                                        collector.securityPreset=root
 node-collector  container  capabilities add none drop ALL; not privileged; no privilege escalation; read-only root fs; no host namespaces; seccomp RuntimeDefault  collector.securityPreset=root
@@ -142,29 +154,21 @@ enrichment  network    out: enrichment -> pods{k8s-app=kube-dns} (ns kube-system
 `;
 
 void suite('sextant privileges', () => {
-  void test('logs only, collector in its own namespace: read-only /var/log/pods, writable checkpoints, no token, no RBAC for the collector', async (t: TestContext) => {
-    t.assert.equal(await privileges(['-f', scenarioFile('logs-only')]), LOGS_ONLY);
-  });
-
-  void test('metrics only with kubelet metrics: /proc and /sys read-only, a token and nodes/stats, egress to the kubelet port', async (t: TestContext) => {
-    t.assert.equal(await privileges(['-f', scenarioFile('metrics-only')]), METRICS_ONLY);
-  });
-
-  void test('traces only on OTLP/HTTP: no node access at all, ingress on 4318 only', async (t: TestContext) => {
-    t.assert.equal(await privileges(['-f', scenarioFile('all-off-except-traces')]), TRACES_ONLY);
-  });
-
-  void test('journald alone: the two journal directories read-only and the checkpoint hostPath for the cursor, and nothing of logs or metrics', async (t: TestContext) => {
-    t.assert.equal(await privileges(['-f', scenarioFile('journald-root')]), JOURNALD_ONLY);
-  });
-
-  void test('the audit webhook alone: port 24322, its two Secrets, ingress from the API server address only; no collector', async (t: TestContext) => {
-    t.assert.equal(await privileges(['-f', scenarioFile('audit-webhook')]), AUDIT_WEBHOOK_ONLY);
-  });
+  // Each scenario alone, against its exact table.
+  const tables: Array<[title: string, scenario: string, table: string]> = [
+    ['logs only, collector in its own namespace: read-only /var/log/pods, writable checkpoints, no token, no RBAC for the collector', 'logs-only', LOGS_ONLY],
+    ['metrics only with kubelet metrics: /proc and /sys read-only, a token and nodes/stats, egress to the kubelet port', 'metrics-only', METRICS_ONLY],
+    ['traces only on OTLP/HTTP: no node access at all, ingress on 4318 only', 'all-off-except-traces', TRACES_ONLY],
+    ['journald alone: the two journal directories read-only and the checkpoint hostPath for the cursor, and nothing of logs or metrics', 'journald-root', JOURNALD_ONLY],
+    ['the audit webhook alone: port 24322, its two Secrets, ingress from the API server address only; no collector', 'audit-webhook', AUDIT_WEBHOOK_ONLY],
+  ];
+  for (const [title, scenario, table] of tables) {
+    void test(title, async (t: TestContext) => {
+      t.assert.equal(await privileges(['-f', scenarioFile(scenario)]), table);
+    });
+  }
 
   void test('journald with nonroot names the journal group; the audit file names its directory; each only when on', async (t: TestContext) => {
-    type Row = { component: string; kind: string; privilege: string; neededBy: string };
-    const rows = async (...files: string[]): Promise<Row[]> => JSON.parse(await privileges(['-o', 'json', ...files.flatMap((f) => ['-f', scenarioFile(f)])])) as Row[];
     const show = (r: readonly Row[], kinds: string[]): string[] => r.filter((x) => kinds.includes(x.kind)).map((x) => `${x.component} ${x.kind} ${x.privilege} <- ${x.neededBy}`);
     t.assert.deepStrictEqual(show(await rows('journald-nonroot'), ['group', 'hostPath']), [
       'node-collector group supplementalGroup 4 <- collector.nonroot.supplementalGroups',
@@ -190,8 +194,7 @@ void suite('sextant privileges', () => {
   });
 
   void test('mTLS and Splunk HEC: the HTTPS port and the mounted Secrets name their feature', async (t: TestContext) => {
-    type Row = { component: string; kind: string; privilege: string; neededBy: string };
-    const mtls = JSON.parse(await privileges(['-o', 'json', '-f', scenarioFile('mtls')])) as Row[];
+    const mtls = await rows('mtls');
     t.assert.deepStrictEqual(
       mtls.filter((r) => r.neededBy === 'mtlsSecret' || (r.kind === 'port' && r.component === 'enrichment')).map((r) => `${r.component} ${r.privilege}`),
       [
@@ -200,31 +203,26 @@ void suite('sextant privileges', () => {
         'enrichment Secret sextant-mtls (tls.crt,tls.key,ca.crt) mounted read-only',
       ],
     );
-    const hec = JSON.parse(await privileges(['-o', 'json', '-f', scenarioFile('splunk-hec')])) as Row[];
+    const hec = await rows('splunk-hec');
     t.assert.deepStrictEqual(hec.filter((r) => r.kind === 'secret').map((r) => `${r.component} ${r.privilege} <- ${r.neededBy}`), [
       'enrichment Secret sextant-hec (hec-token) mounted read-only <- backend.credentials',
     ]);
   });
 
   void test('json output carries the same rows; values files apply in order like helm -f', async (t: TestContext) => {
-    const rows = JSON.parse(await privileges(['-o', 'json', '-f', scenarioFile('collector-nonroot'), '-f', scenarioFile('netpol-off')])) as {
-      component: string;
-      kind: string;
-      privilege: string;
-      neededBy: string;
-    }[];
-    t.assert.deepStrictEqual(rows.find((r) => r.component === 'node-collector' && r.kind === 'user'), {
+    const merged = await rows('collector-nonroot', 'netpol-off');
+    t.assert.deepStrictEqual(merged.find((r) => r.component === 'node-collector' && r.kind === 'user'), {
       component: 'node-collector',
       kind: 'user',
       privilege: 'uid 10001, gid 10001, supplementalGroups 4, runAsNonRoot true',
       neededBy: 'collector.securityPreset=nonroot',
     });
     t.assert.deepStrictEqual(
-      rows.filter((r) => r.kind === 'network').map((r) => `${r.component}: ${r.privilege} (${r.neededBy})`),
+      merged.filter((r) => r.kind === 'network').map((r) => `${r.component}: ${r.privilege} (${r.neededBy})`),
       ['node-collector', 'enrichment', 'trace-receiver'].map((c) => `${c}: unrestricted (no NetworkPolicy selects it) (networkPolicy.enabled=false)`),
     );
     t.assert.deepStrictEqual(
-      rows.filter((r) => r.kind === 'hostPath').map((r) => r.privilege),
+      merged.filter((r) => r.kind === 'hostPath').map((r) => r.privilege),
       ['/var/log/pods read-only', '/var/lib/sextant/checkpoints read-write', '/proc read-only', '/sys read-only'],
     );
   });
