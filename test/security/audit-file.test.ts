@@ -9,18 +9,13 @@
 // record shape whichever path it uses.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { REPO_ROOT, freePort, onProcessExit, startCluster, startOtelCollector } from '@sextant/test-env';
-import { flatRecords, metricValue, serviceProcess, until } from './helpers.ts';
+import { startCluster, startOtelCollector } from '@sextant/test-env';
+import { auditWebhookService, collectorProcess, flatRecords, metricValue, until } from './helpers.ts';
 import type { FlatRecord } from './helpers.ts';
 
 const KILLS = 2;
@@ -34,44 +29,6 @@ interface AuditLine {
   objectRef?: { resource?: string; namespace?: string; name?: string };
 }
 
-/** The node collector as a child process; start() again after kill() restarts it with the same config and checkpoints. */
-function collectorProcess(configPath: string, logPath: string): { start(): Promise<void>; kill(signal?: NodeJS.Signals): Promise<void> } {
-  const mainTs = resolve(REPO_ROOT, 'packages/node-collector/src/main.ts');
-  let child: ChildProcess | undefined;
-  let removeCleanup: (() => void) | undefined;
-  return {
-    async start() {
-      const c = spawn(process.execPath, [mainTs, configPath], { stdio: ['ignore', 'pipe', openSync(logPath, 'a')], env: { ...process.env, SEXTANT_LOG_LEVEL: 'warn' } });
-      child = c;
-      removeCleanup = onProcessExit(() => c.kill('SIGKILL'));
-      // main.ts prints one line {"msg":"sextant-node-collector-ready"} once start() returned
-      await new Promise<void>((res, rej) => {
-        const lines = createInterface({ input: c.stdout as NodeJS.ReadableStream });
-        const t = setTimeout(() => rej(new Error('the node collector did not get ready in 60 s')), 60_000);
-        lines.on('line', (l) => {
-          if (l.includes('sextant-node-collector-ready')) {
-            clearTimeout(t);
-            res();
-          }
-        });
-        c.once('exit', (code) => {
-          clearTimeout(t);
-          rej(new Error(`the node collector exited with ${code}`));
-        });
-      });
-    },
-    async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      const c = child;
-      if (c === undefined || c.exitCode !== null) return;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill(signal);
-      await exited;
-      removeCleanup?.();
-      child = undefined;
-    },
-  };
-}
-
 void test('audit file: the API server audit log, rotated by --audit-log-maxsize, reaches the backend through collector kills, as the webhook records', { timeout: 300_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sextant-audit-file-e2e-'));
   const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
@@ -81,44 +38,12 @@ void test('audit file: the API server audit log, rotated by --audit-log-maxsize,
   const backend = await startOtelCollector();
   cleanups.push(() => backend.stop());
 
-  // enrichment: OTLP /v1/logs for the collector, and the audit webhook (HTTPS + bearer token) for the API server
-  const token = randomBytes(24).toString('hex');
-  await writeFile(join(dir, 'token'), `${token}\n`);
-  await writeFile(join(dir, 'objects.yaml'), 'apiVersion: v1\nkind: List\nitems: []\n');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'), '-days', '1', '-subj', '/CN=sextant-audit', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const port = await freePort();
-  const auditPort = await freePort();
-  const service = await serviceProcess(
-    dir,
-    'enrichment',
-    port,
-    {
-      metadata: { source: 'file', path: join(dir, 'objects.yaml') },
-      queue: { dir: join(dir, 'queue') },
-      exporter: { protocol: 'otlp_http', endpoint: backend.httpEndpoint, compression: 'gzip' },
-      export: { initialBackoff: '100ms', maxBackoff: '1s' },
-      audit: { enabled: true, listen: { host: '127.0.0.1', port: auditPort }, token: `file:${join(dir, 'token')}`, tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') } },
-    },
-  );
+  // enrichment: OTLP /v1/logs for the collector, and the audit webhook (HTTPS + bearer token) for the API server;
+  // ConfigMaps at RequestResponse (their objects are in the events, so 1 MB fills fast), the rest at Metadata
+  const { service, port, apiServerArgs } = await auditWebhookService(dir, backend.httpEndpoint, [{ level: 'RequestResponse', resources: [{ group: '', resources: ['configmaps'] }] }, { level: 'Metadata' }], 'otlp');
   cleanups.push(() => service.kill());
   await service.start();
 
-  // ConfigMaps at RequestResponse (their objects are in the events, so 1 MB fills fast), the rest at Metadata
-  await writeFile(
-    join(dir, 'policy.yaml'),
-    toYaml({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'RequestResponse', resources: [{ group: '', resources: ['configmaps'] }] }, { level: 'Metadata' }] }),
-  );
-  await writeFile(
-    join(dir, 'webhook.kubeconfig'),
-    toYaml({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'sextant', cluster: { server: `https://127.0.0.1:${auditPort}/v1/audit`, 'certificate-authority': join(dir, 'tls.crt') } }],
-      users: [{ name: 'kube-apiserver', user: { token } }],
-      contexts: [{ name: 'audit', context: { cluster: 'sextant', user: 'kube-apiserver' } }],
-      'current-context': 'audit',
-    }),
-  );
   const auditDir = join(dir, 'audit');
   await mkdir(auditDir);
   const auditLog = join(auditDir, 'audit.log');
@@ -142,23 +67,12 @@ void test('audit file: the API server audit log, rotated by --audit-log-maxsize,
       audit_log: { paths: [auditLog] },
     }),
   );
-  const collector = collectorProcess(join(dir, 'collector.yaml'), join(dir, 'collector.log'));
+  const collector = await collectorProcess(join(dir, 'collector.yaml'), join(dir, 'collector.log'));
   cleanups.push(() => collector.kill());
   await collector.start();
 
   const cluster = await startCluster({
-    extraApiServerArgs: [
-      `--audit-policy-file=${join(dir, 'policy.yaml')}`,
-      `--audit-log-path=${auditLog}`,
-      '--audit-log-format=json',
-      '--audit-log-version=audit.k8s.io/v1',
-      '--audit-log-maxsize=1',
-      '--audit-log-maxbackup=100',
-      `--audit-webhook-config-file=${join(dir, 'webhook.kubeconfig')}`,
-      '--audit-webhook-mode=batch',
-      '--audit-webhook-batch-max-wait=1s',
-      '--audit-webhook-version=audit.k8s.io/v1',
-    ],
+    extraApiServerArgs: [...apiServerArgs, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-version=audit.k8s.io/v1', '--audit-log-maxsize=1', '--audit-log-maxbackup=100'],
   });
   cleanups.push(() => cluster.stop());
   const core = cluster.adminClient.makeApiClient(CoreV1Api);

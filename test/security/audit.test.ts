@@ -6,15 +6,12 @@
 // the backend (the real OTel Collector) at least once, with user, verb and object intact.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { stringify as toYaml } from 'yaml';
-import { freePort, startCluster, startOtelCollector } from '@sextant/test-env';
-import { flatRecords, serviceProcess, until } from './helpers.ts';
+import { startCluster, startOtelCollector } from '@sextant/test-env';
+import { auditWebhookService, flatRecords, until } from './helpers.ts';
 
 const KILLS = 2;
 
@@ -37,61 +34,22 @@ void test('audit webhook: API-server audit events reach the backend through kill
   cleanups.push(() => backend.stop());
 
   // The service first, on fixed ports: the API server's webhook must reach it from its first request.
-  const token = randomBytes(24).toString('hex');
-  await writeFile(join(dir, 'token'), `${token}\n`);
-  await writeFile(join(dir, 'objects.yaml'), 'apiVersion: v1\nkind: List\nitems: []\n');
-  // client-go sends a kubeconfig's token only over TLS (tools/clientcmd "only try to read the auth
-  // information if we are secure"), so the webhook serves HTTPS with a cert for 127.0.0.1.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'), '-days', '1', '-subj', '/CN=sextant-audit', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const port = await freePort();
-  const auditPort = await freePort();
-  const service = await serviceProcess(
-    dir,
-    'enrichment',
-    port,
-    {
-      metadata: { source: 'file', path: join(dir, 'objects.yaml') },
-      queue: { dir: join(dir, 'queue') },
-      exporter: { protocol: 'otlp_http', endpoint: backend.httpEndpoint, compression: 'gzip' },
-      export: { initialBackoff: '100ms', maxBackoff: '1s' },
-      audit: { enabled: true, listen: { host: '127.0.0.1', port: auditPort }, token: `file:${join(dir, 'token')}`, tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') } },
-    },
-    auditPort,
-  );
+  const { service, apiServerArgs } = await auditWebhookService(dir, backend.httpEndpoint, [{ level: 'Metadata' }], 'audit');
   cleanups.push(() => service.kill());
   await service.start();
 
-  await writeFile(
-    join(dir, 'policy.yaml'),
-    toYaml({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata' }] }),
-  );
-  await writeFile(
-    join(dir, 'webhook.kubeconfig'),
-    toYaml({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'sextant', cluster: { server: `https://127.0.0.1:${auditPort}/v1/audit`, 'certificate-authority': join(dir, 'tls.crt') } }],
-      users: [{ name: 'kube-apiserver', user: { token } }],
-      contexts: [{ name: 'audit', context: { cluster: 'sextant', user: 'kube-apiserver' } }],
-      'current-context': 'audit',
-    }),
-  );
   const auditLog = join(dir, 'audit.log');
   const cluster = await startCluster({
     extraApiServerArgs: [
-      `--audit-policy-file=${join(dir, 'policy.yaml')}`,
+      ...apiServerArgs,
       `--audit-log-path=${auditLog}`,
       '--audit-log-format=json',
       '--audit-log-mode=blocking',
-      `--audit-webhook-config-file=${join(dir, 'webhook.kubeconfig')}`,
-      '--audit-webhook-mode=batch',
-      '--audit-webhook-batch-max-wait=1s',
       '--audit-webhook-batch-max-size=100',
       // Retries: 5 attempts, waits of 10 s × 1.5^n (≈ 80 s in all, the API server's default), far
       // longer than a restart here; with 5 s (≈ 40 s) one loaded run in four ran out of retries and
       // the API server itself dropped a batch.
       '--audit-webhook-initial-backoff=10s',
-      '--audit-webhook-version=audit.k8s.io/v1',
     ],
   });
   cleanups.push(() => cluster.stop());
