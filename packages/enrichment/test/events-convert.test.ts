@@ -1,9 +1,9 @@
 // events.k8s.io/v1 Event → OTLP: attributes, severity, count and times, grouping by involved object.
 import { ok } from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeLogsRequest } from '@sextant/otlp';
+import { decodeLogsRequest, rfc3339ToUnixNano as toUnixNano } from '@sextant/otlp';
 import type { KeyValueMessage } from '@sextant/otlp';
-import { encodeEvents, regardingAttributes, toUnixNano } from '../src/events/convert.ts';
+import { encodeEvents, regardingAttributes } from '../src/events/convert.ts';
 import type { KubeEvent } from '../src/events/convert.ts';
 import { rvAfter } from '../src/events/source.ts';
 

@@ -5,7 +5,7 @@
 // of the OTel Collector's k8seventsreceiver (k8s.object.*, k8s.event.*, contrib
 // receiver/k8seventsreceiver/k8s_event_to_logdata.go) and adds k8s.event.type,
 // k8s.event.reporting_controller and k8s.event.reporting_instance. The event's note is the body.
-import { SeverityNumber, anyValueToMessage, encodeLogsRequest, keyValueToMessage } from '@sextant/otlp';
+import { SeverityNumber, anyValueToMessage, encodeLogsRequest, keyValueToMessage, rfc3339ToUnixNano as toUnixNano } from '@sextant/otlp';
 import type { KeyValue, LogsRequestInit } from '@sextant/otlp';
 
 /** The fields of an events.k8s.io/v1 Event that are read (everything else is ignored). */
@@ -42,17 +42,6 @@ const KIND_ATTR: Record<string, string> = {
   HorizontalPodAutoscaler: 'hpa',
   ResourceQuota: 'resourcequota',
 };
-
-/** RFC 3339 (with up to 9 fractional digits) → nanoseconds since the epoch. */
-function toUnixNano(s: string | null | undefined): bigint | undefined {
-  if (typeof s !== 'string' || s.length === 0) return undefined;
-  const m = /^(.*?:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
-  if (m === null) return undefined;
-  const ms = Date.parse(`${m[1] ?? ''}${m[3] ?? ''}`);
-  if (Number.isNaN(ms)) return undefined;
-  const frac = BigInt((m[2] ?? '').padEnd(9, '0'));
-  return BigInt(ms) * 1_000_000n + frac;
-}
 
 /** How many times the event happened: series.count, else deprecatedCount, else 1. */
 function eventCount(ev: KubeEvent): number {
@@ -165,5 +154,5 @@ function encodeEvents(events: readonly EventForExport[], observedUnixNano: bigin
   return encodeLogsRequest({ resourceLogs });
 }
 
-export { KIND_ATTR, encodeEvents, eventCount, regardingAttributes, toUnixNano };
+export { KIND_ATTR, encodeEvents, eventCount, regardingAttributes };
 export type { EventForExport, KubeEvent };
