@@ -2,6 +2,7 @@
 // (--audit-log-path, JSON lines) on control-plane nodes; resolveConfig in ../config.ts calls this.
 // An absent section (or `false`) reads nothing; `true` or an object turns the source on.
 import { collectorError } from '../errors.ts';
+import { sectionStartAt, sourceSection } from '../source-section.ts';
 
 interface AuditLogConfig {
   /** Default true once the section is present. */
@@ -32,15 +33,10 @@ function bad(key: string, value: unknown, valid: string): never {
 
 /** Validates the section (keys already camelCased); false when the source is off. */
 function resolveAuditLogConfig(v: unknown): ResolvedAuditLogConfig | false {
-  if (v === undefined || v === false || v === null) return false;
-  if (v === true) v = {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('', v, `true, false or {${KEYS.join(', ')}}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.includes(k)) bad(k, o[k], KEYS.join(', '));
-  if (o['enabled'] === false) return false;
-  if (o['enabled'] !== undefined && o['enabled'] !== true) bad('enabled', o['enabled'], 'true, false');
-  const startAt = o['startAt'] ?? 'beginning';
-  if (startAt !== 'beginning' && startAt !== 'end') bad('startAt', startAt, 'beginning, end');
+  if (v === null) return false; // `auditLog:` with no value
+  const o = sourceSection(v, KEYS, bad);
+  if (o === false) return false;
+  const startAt = sectionStartAt(o, bad);
   const paths = o['paths'] ?? [DEFAULT_PATH];
   if (!Array.isArray(paths) || paths.length === 0) bad('paths', paths, 'a non-empty list of absolute file paths');
   const seen = new Set<string>();

@@ -1,6 +1,7 @@
 // The `journald` section of the node-collector config (issue 10 part 3); resolveConfig in ../config.ts calls this.
 // An absent section (or `false`) reads no journal; `true` or an object turns the source on.
 import { collectorError } from '../errors.ts';
+import { sectionStartAt, sourceSection } from '../source-section.ts';
 
 interface JournaldConfig {
   /** Default true once the section is present. */
@@ -57,15 +58,9 @@ function strings(key: string, v: unknown, def: string[]): string[] {
 
 /** Validates the section (keys already camelCased); false when the source is off. */
 function resolveJournaldConfig(v: unknown): ResolvedJournaldConfig | false {
-  if (v === undefined || v === false) return false;
-  if (v === true) v = {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('', v, `true, false or {${KEYS.join(', ')}}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.includes(k)) bad(k, o[k], KEYS.join(', '));
-  if (o['enabled'] === false) return false;
-  if (o['enabled'] !== undefined && o['enabled'] !== true) bad('enabled', o['enabled'], 'true, false');
-  const startAt = o['startAt'] ?? 'beginning';
-  if (startAt !== 'beginning' && startAt !== 'end') bad('startAt', startAt, 'beginning, end');
+  const o = sourceSection(v, KEYS, bad);
+  if (o === false) return false;
+  const startAt = sectionStartAt(o, bad);
   const units = (o['units'] ?? {}) as Record<string, unknown>;
   if (typeof units !== 'object' || units === null || Array.isArray(units)) bad('units', units, '{include?, exclude?}');
   for (const k of Object.keys(units)) if (k !== 'include' && k !== 'exclude') bad(`units.${k}`, units[k], 'include, exclude');
