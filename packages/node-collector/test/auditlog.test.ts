@@ -4,15 +4,13 @@
 // deleted) under writes, across a collector restart, loses nothing.
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { appendFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { zstdDecompressSync } from 'node:zlib';
-import { auditLogRecord, decodeLogsRequest, keyValueFromMessage } from '@sextant/otlp';
+import { auditLogRecord, keyValueFromMessage } from '@sextant/otlp';
 import type { AuditEvent, ExportLogsServiceRequest } from '@sextant/otlp';
 import { createNodeCollector, resolveConfig } from '../src/index.ts';
 import type { NodeCollector } from '../src/index.ts';
+import { startLogsSink } from './helpers/sink.ts';
 import { metricValue, tempDir, testConfig, waitFor } from './helpers/util.ts';
 
 function auditEvent(i: number, stage = 'ResponseComplete'): Record<string, unknown> {
@@ -42,19 +40,8 @@ interface Sink {
 
 async function startSink(t: TestContext): Promise<Sink> {
   const requests: ExportLogsServiceRequest[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
-      requests.push(decodeLogsRequest(body));
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
-  return { endpoint: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  const endpoint = await startLogsSink(t, (req) => requests.push(req));
+  return { endpoint, requests };
 }
 
 /** (auditID/stage) → times seen, over every audit record the sink got. */

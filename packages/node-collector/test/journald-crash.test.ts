@@ -7,15 +7,12 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { zstdDecompressSync } from 'node:zlib';
-import { decodeLogsRequest } from '@sextant/otlp';
 import { liveJournal } from './fixtures/journal/tools.ts';
 import type { ExportEntry } from './fixtures/journal/tools.ts';
+import { startLogsSink } from './helpers/sink.ts';
 import { tempDir, waitFor } from './helpers/util.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -37,39 +34,24 @@ void test('journald: SIGKILL during appends loses no entry; a clean restart rese
   // per run of the collector: the lowest SEQ it sent
   let run = 0;
   const lowest = new Map<number, number>();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
-      for (const rl of decodeLogsRequest(body).resourceLogs) {
-        for (const sl of rl.scopeLogs) {
-          for (const r of sl.logRecords) {
-            const seq = Number(r.attributes.find((a) => a.key === 'journald.SEQ')?.value?.value.value);
-            counts.set(seq, (counts.get(seq) ?? 0) + 1);
-            lowest.set(run, Math.min(lowest.get(run) ?? Infinity, seq));
-          }
+  const endpoint = await startLogsSink(t, (req) => {
+    for (const rl of req.resourceLogs) {
+      for (const sl of rl.scopeLogs) {
+        for (const r of sl.logRecords) {
+          const seq = Number(r.attributes.find((a) => a.key === 'journald.SEQ')?.value?.value.value);
+          counts.set(seq, (counts.get(seq) ?? 0) + 1);
+          lowest.set(run, Math.min(lowest.get(run) ?? Infinity, seq));
         }
       }
-      res.writeHead(200).end();
-    });
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
   const configPath = join(ckpt, '..', `${ckpt.split('/').pop() ?? 'x'}-journald.yaml`);
   await writeFile(
     configPath,
     [
       `log_root: ${pods}`,
       `checkpoint_dir: ${ckpt}`,
-      `endpoints: ["127.0.0.1:${(server.address() as AddressInfo).port}"]`,
+      `endpoints: ["${endpoint}"]`,
       'server: false',
       'checkpoint_interval_ms: 20',
       'retry: { initial_ms: 20, max_ms: 300 }',
