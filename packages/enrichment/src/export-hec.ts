@@ -58,8 +58,10 @@ interface Meta {
   host?: string;
 }
 
-/** Adds attributes to fields; the com.splunk.* ones go to meta instead. */
-function addAttrs(fields: Fields, meta: Meta, attrs: readonly KeyValueMessage[]): void {
+/** Fields and meta of `attrs` on top of a copy of `base` (a record's on its resource's); the com.splunk.* attributes go to meta. */
+function withAttrs(base: { fields: Fields; meta: Meta } | undefined, attrs: readonly KeyValueMessage[]): { fields: Fields; meta: Meta } {
+  const fields: Fields = { ...base?.fields };
+  const meta: Meta = { ...base?.meta };
   for (const kv of attrs) {
     if (kv.value === undefined) continue;
     const v = anyValueFromMessage(kv.value);
@@ -74,6 +76,7 @@ function addAttrs(fields: Fields, meta: Meta, attrs: readonly KeyValueMessage[])
     const f = toField(v);
     if (f !== undefined) fields[kv.key] = f;
   }
+  return { fields, meta };
 }
 
 function hostOf(fields: Fields): string | undefined {
@@ -103,14 +106,10 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 function logsToHec(payload: Uint8Array): HecEvent[] {
   const out: HecEvent[] = [];
   for (const rl of decodeLogsRequest(payload).resourceLogs) {
-    const resFields: Fields = {};
-    const resMeta: Meta = {};
-    addAttrs(resFields, resMeta, rl.resource?.attributes ?? []);
+    const res = withAttrs(undefined, rl.resource?.attributes ?? []);
     for (const sl of rl.scopeLogs) {
       for (const lr of sl.logRecords) {
-        const fields: Fields = { ...resFields };
-        const meta: Meta = { ...resMeta };
-        addAttrs(fields, meta, lr.attributes);
+        const { fields, meta } = withAttrs(res, lr.attributes);
         if (lr.severityText !== '') fields['otel.log.severity.text'] = lr.severityText;
         if (lr.severityNumber !== 0) fields['otel.log.severity.number'] = String(lr.severityNumber);
         if (lr.traceId.length > 0) fields['trace_id'] = hex(lr.traceId);
@@ -131,17 +130,13 @@ function logsToHec(payload: Uint8Array): HecEvent[] {
 function metricsToHec(payload: Uint8Array): HecEvent[] {
   const out: HecEvent[] = [];
   for (const rm of decodeMetricsRequest(payload).resourceMetrics) {
-    const resFields: Fields = {};
-    const resMeta: Meta = {};
-    addAttrs(resFields, resMeta, rm.resource?.attributes ?? []);
-    const host = hostOf(resFields);
-    if (host !== undefined) resMeta.host = host;
+    const res = withAttrs(undefined, rm.resource?.attributes ?? []);
+    const host = hostOf(res.fields);
+    if (host !== undefined) res.meta.host = host;
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
         const point = (attrs: readonly KeyValueMessage[], timeNs: bigint, name: string, value: number, extra: Fields = {}): void => {
-          const fields: Fields = { ...resFields };
-          const meta: Meta = { ...resMeta };
-          addAttrs(fields, meta, attrs);
+          const { fields, meta } = withAttrs(res, attrs);
           Object.assign(fields, extra);
           fields[`metric_name:${name}`] = Number.isFinite(value) ? value : String(value);
           out.push(envelope(meta, seconds(timeNs), 'metric', fields));
