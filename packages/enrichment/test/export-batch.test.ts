@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeLogsRequest } from '@sextant/otlp';
 import { createEnrichmentService } from '@sextant/enrichment';
 import { silentLogger } from '@sextant/pipeline';
-import { logsRequest, resourceAttrs, tempDir, waitUntil } from './helpers.ts';
+import { listenLocal, logsRequest, resourceAttrs, tempDir, waitUntil } from './helpers.ts';
 
 void test('queue items waiting for the backend leave merged in one export request, every record once', async (t) => {
   // One cleanup, in reverse order of start (node:test runs after-hooks first-in first-out).
@@ -43,21 +42,15 @@ void test('queue items waiting for the backend leave merged in one export reques
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const backend = await listenLocal(server);
+  cleanups.push(backend.close);
 
   const service = createEnrichmentService(
     {
       listen: { host: '127.0.0.1', port: 0 },
       metadata: { source: 'file', path: objectsPath, waitForPod: 10 },
       queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
-      exporter: { protocol: 'otlp_http', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, compression: 'gzip' },
+      exporter: { protocol: 'otlp_http', endpoint: backend.url, compression: 'gzip' },
       export: { concurrency: 1, initialBackoff: 50, maxBackoff: 200 },
     },
     { logger: silentLogger() },

@@ -1,6 +1,6 @@
 // Test helpers: OTLP requests, a real HTTP sink that plays the backend, temp dirs.
 import { createServer } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,19 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
 }
 
+/** Listens on 127.0.0.1 port 0; `close` drops open connections and stops listening. */
+async function listenLocal(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 /** A real OTLP/HTTP backend stand-in that decodes and keeps what it gets. */
 async function startSink(): Promise<Sink> {
   const sink: Sink = {
@@ -99,13 +112,9 @@ async function startSink(): Promise<Sink> {
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  sink.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sink.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const listening = await listenLocal(server);
+  sink.endpoint = listening.url;
+  sink.close = listening.close;
   return sink;
 }
 
@@ -130,5 +139,5 @@ function metricValue(text: string, series: string): number | undefined {
   return undefined;
 }
 
-export { logsRequest, metricValue, metricsRequest, resourceAttrs, startSink, tempDir, waitUntil };
+export { listenLocal, logsRequest, metricValue, metricsRequest, resourceAttrs, startSink, tempDir, waitUntil };
 export type { Attr, Sink };

@@ -2,7 +2,6 @@
 // the HEC event endpoint (POST /services/collector/event, `Authorization: Splunk <token>`, events
 // concatenated as JSON, gzip accepted); a 4xx dead-letters the batch, a 503 is retried.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -11,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { createEnrichmentService, resolveEnrichmentConfig } from '@sextant/enrichment';
 import type { EnrichmentService } from '@sextant/enrichment';
 import { createDiskQueue, silentLogger } from '@sextant/pipeline';
-import { logsRequest, metricValue, metricsRequest, tempDir, waitUntil } from './helpers.ts';
+import { listenLocal, logsRequest, metricValue, metricsRequest, tempDir, waitUntil } from './helpers.ts';
 
 const TOKEN = '6c1d2f0e-1111-4222-8333-944444444444';
 const UID = '33333333-3333-4333-8333-333333333333';
@@ -95,15 +94,9 @@ async function startHec(t: TestContext): Promise<Hec> {
       return answer(200, 'Success', 0);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  hec.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenLocal(server);
+  t.after(listening.close);
+  hec.endpoint = listening.url;
   return hec;
 }
 
