@@ -22,7 +22,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzipSync, zstdCompress } from 'node:zlib';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createLogsEncoder } from '@sextant/otlp';
@@ -154,8 +155,11 @@ function logLines(seed: number, n: number): Uint8Array[] {
   return out;
 }
 
-function compressRequest(bytes: Uint8Array): Buffer {
-  if (REQUEST_COMPRESSION === 'zstd') return zstdCompressSync(bytes);
+const zstdAsync = promisify(zstdCompress);
+
+/** As the node collector compresses (its exporter.ts: async zstdCompress; frames without a content size). */
+async function compressRequest(bytes: Uint8Array): Promise<Buffer> {
+  if (REQUEST_COMPRESSION === 'zstd') return zstdAsync(bytes);
   if (REQUEST_COMPRESSION === 'gzip') return gzipSync(bytes);
   return Buffer.from(bytes);
 }
@@ -165,10 +169,11 @@ function compressRequest(bytes: Uint8Array): Buffer {
  * (packages/node-collector/src/encoder.ts: @sextant/otlp's logs encoder, one resource with the
  * 7 attributes it sets from the file path, one scope, records with log.iostream).
  */
-function encodeLoad(pods: readonly BenchPod[]): Buffer[] {
+async function encodeLoad(pods: readonly BenchPod[]): Promise<Buffer[]> {
   const stdout: KeyValue[] = [{ key: 'log.iostream', value: 'stdout' }];
   const enc = createLogsEncoder({ initialSize: RECORDS * 320 });
-  return pods.map((p, n) => {
+  const out: Buffer[] = [];
+  for (const [n, p] of pods.entries()) {
     enc.beginResource([
       { key: 'k8s.namespace.name', value: p.namespace },
       { key: 'k8s.pod.name', value: p.name },
@@ -185,8 +190,9 @@ function encodeLoad(pods: readonly BenchPod[]): Buffer[] {
       const t = t0 + BigInt(i) * 1000n;
       enc.addRecord({ timeUnixNano: t, observedTimeUnixNano: t + 5_000_000n, body: lines[i] ?? new Uint8Array(0), attributes: stdout });
     }
-    return compressRequest(enc.finish());
-  });
+    out.push(await compressRequest(enc.finish()));
+  }
+  return out;
 }
 
 /** The backend for both: accepts OTLP/HTTP and discards it. */
@@ -334,7 +340,7 @@ try {
     const withStatus = podObject(p, true) as { status: object };
     await core.replaceNamespacedPodStatus({ name: p.name, namespace: p.namespace, body: { ...created, status: withStatus.status } });
   });
-  const bodies = encodeLoad(pods);
+  const bodies = await encodeLoad(pods);
   const wireBytes = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
   log(`load ${opts.load}: ${bodies.length} pre-encoded ${REQUEST_COMPRESSION} requests of ${RECORDS} records, ${Math.round(wireBytes)} B on the wire each`);
 
