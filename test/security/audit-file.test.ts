@@ -9,32 +9,19 @@
 // record shape whichever path it uses.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { startCluster, startOtelCollector } from '@sextant/test-env';
-import { auditWebhookService, collectorProcess, flatRecords, metricValue, until } from './helpers.ts';
-import type { FlatRecord } from './helpers.ts';
+import { auditWebhookService, collectorProcess, flatRecords, metricValue, testDir, until } from './helpers.ts';
+import type { AuditLine, FlatRecord } from './helpers.ts';
 
 const KILLS = 2;
 const MIN_BACKUPS = 6;
 
-interface AuditLine {
-  auditID: string;
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string };
-}
-
 void test('audit file: the API server audit log, rotated by --audit-log-maxsize, reaches the backend through collector kills, as the webhook records', { timeout: 300_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sextant-audit-file-e2e-'));
-  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
-  });
+  const { dir, cleanups } = await testDir(t, 'sextant-audit-file-e2e-');
   const backend = await startOtelCollector();
   cleanups.push(() => backend.stop());
 

@@ -6,30 +6,17 @@
 // the backend (the real OTel Collector) at least once, with user, verb and object intact.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { startCluster, startOtelCollector } from '@sextant/test-env';
-import { auditWebhookService, flatRecords, until } from './helpers.ts';
+import { auditWebhookService, flatRecords, testDir, until } from './helpers.ts';
+import type { AuditLine } from './helpers.ts';
 
 const KILLS = 2;
 
-interface AuditLine {
-  auditID: string;
-  stage: string;
-  verb: string;
-  user: { username: string; groups?: string[] };
-  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
-  responseStatus?: { code?: number };
-}
-
 void test('audit webhook: API-server audit events reach the backend through kills, user/verb/object intact', { timeout: 420_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sextant-audit-e2e-'));
-  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
-  });
+  const { dir, cleanups } = await testDir(t, 'sextant-audit-e2e-');
   const backend = await startOtelCollector();
   cleanups.push(() => backend.stop());
 

@@ -4,23 +4,18 @@
 // outage neither misses nor repeats events.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoordinationV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { freePort, startCluster, startOtelCollector } from '@sextant/test-env';
-import { flatRecords, serviceProcess, until } from './helpers.ts';
+import { flatRecords, serviceProcess, testDir, until } from './helpers.ts';
 
 function micro(d = new Date()): Date {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }
 
 void test('events: a checkpoint too old to watch from (410) relists and ships only newer events', { timeout: 300_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sextant-events-relist-'));
-  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
-  });
+  const { dir, cleanups } = await testDir(t, 'sextant-events-relist-');
   const [cluster, backend] = await Promise.all([startCluster({ extraApiServerArgs: ['--watch-cache=false', '--etcd-compaction-interval=1s'] }), startOtelCollector()]);
   cleanups.push(() => cluster.stop(), () => backend.stop());
   const eventsApi = cluster.adminClient.makeApiClient(EventsV1Api);

@@ -6,12 +6,10 @@
 // Then the killed replica restarts and the leader is stopped gracefully: nothing lost, nothing repeated.
 import { ok as check } from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { freePort, startCluster, startOtelCollector } from '@sextant/test-env';
-import { flatRecords, metricValue, serviceProcess, until } from './helpers.ts';
+import { flatRecords, metricValue, serviceProcess, testDir, until } from './helpers.ts';
 import type { FlatRecord, ServiceProcess } from './helpers.ts';
 
 const BATCH = 20;
@@ -22,11 +20,7 @@ function micro(d = new Date()): Date {
 }
 
 void test('events: attributes, only the leader ships, takeover after SIGKILL without loss', { timeout: 420_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sextant-events-e2e-'));
-  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
-  });
+  const { dir, cleanups } = await testDir(t, 'sextant-events-e2e-');
   const [cluster, backend] = await Promise.all([startCluster(), startOtelCollector()]);
   cleanups.push(() => cluster.stop(), () => backend.stop());
   const kc = cluster.adminClient;

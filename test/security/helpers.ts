@@ -4,7 +4,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify as toYaml } from 'yaml';
@@ -19,6 +20,29 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * A temp dir for one test, and the cleanups to run when it ends: last pushed first, errors ignored, the dir
+ * itself last.
+ */
+async function testDir(t: { after(fn: () => Promise<void>): void }, prefix: string): Promise<{ dir: string; cleanups: Array<() => Promise<unknown>> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  });
+  return { dir, cleanups };
+}
+
+/** The fields of an audit.k8s.io/v1 Event the tests compare (a line of --audit-log-path). */
+interface AuditLine {
+  auditID: string;
+  stage: string;
+  verb: string;
+  user: { username: string; groups?: string[] };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
 }
 
 /** A node child process; start() again after kill() restarts it with the same arguments. */
@@ -250,5 +274,5 @@ function metricValue(text: string, name: string, labels: string): number {
   return 0;
 }
 
-export { auditWebhookService, collectorProcess, flatRecords, metricValue, serviceProcess, until, waitPort };
-export type { AuditWebhookSetup, FlatRecord, NodeProcess, ServiceProcess };
+export { auditWebhookService, collectorProcess, flatRecords, metricValue, serviceProcess, testDir, until, waitPort };
+export type { AuditLine, AuditWebhookSetup, FlatRecord, NodeProcess, ServiceProcess };
