@@ -6,7 +6,7 @@
 //
 //   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
 //                                [--request-compression zstd|gzip|none] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
-//                                [--only sextant|otelcol] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
+//                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
 // file per request (one resource), cut at batch.maxRecords 2000 (1 MiB maxBytes is not reached by
@@ -40,6 +40,7 @@ const { values: opts } = parseArgs({
     pods: { type: 'string', default: '1000' },
     records: { type: 'string' },
     'request-compression': { type: 'string' },
+    order: { type: 'string', default: 'none' },
     'heap-pods': { type: 'string', default: '10000' },
     'skip-heap': { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -355,6 +356,7 @@ try {
         `metadata: { source: kubeconfig, path: ${cluster.kubeconfigPath}, clusterName: bench, waitForPod: 2s }`,
         `queue: { dir: ${join(dir, 'queue')}, maxBytes: 2Gi }`,
         `exporter: { protocol: otlp_http, endpoint: "http://127.0.0.1:${sink.port}", compression: ${opts.compression} }`,
+        `export: { order: ${opts.order} }`,
         'log: { level: warn }',
         '',
       ].join('\n'),
