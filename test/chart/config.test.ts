@@ -23,6 +23,32 @@ function configOf(objects: readonly Obj[], component: string): Record<string, un
   return parseYaml(text) as Record<string, unknown>;
 }
 
+/** metadata.rules of ci/metadata-rules-values.yaml, as both components must read them. */
+const METADATA_RULES = [
+  { from: 'pod', source: 'label', key: 'app.kubernetes.io/version', tagName: 'service.version' },
+  { from: 'pod', source: 'annotation', keyRegex: 'example\\.com/(.*)', tagName: 'example.$1' },
+  { from: 'namespace', source: 'label', key: 'team' },
+  { from: 'node', source: 'label', key: 'topology.kubernetes.io/zone', tagName: 'cloud.availability_zone' },
+];
+
+/** The rules and exclusion each scenario's values give (only metadata-rules sets them). */
+function metadataOf(scenario: string): { rules: unknown[]; exclude: { annotation: string; value: string } } {
+  return scenario === 'metadata-rules'
+    ? { rules: METADATA_RULES, exclude: { annotation: 'example.com/no-telemetry', value: 'yes' } }
+    : { rules: [], exclude: { annotation: 'sextant.io/exclude', value: 'true' } };
+}
+
+/** The keys of a loaded rule that are set (the loaders fill unset optional keys with undefined). */
+function setKeys(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** Whether the component's ClusterRole grants nodes (get/list/watch). */
+function grantsNodes(objects: readonly Obj[], component: string): boolean {
+  const rules = (find(objects, 'ClusterRole', component)?.['rules'] ?? []) as { apiGroups: string[]; resources: string[] }[];
+  return rules.some((r) => r.apiGroups.includes('') && r.resources.includes('nodes'));
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'sextant-chart-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
@@ -153,6 +179,13 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         const eventsRbac = objects.some((o) => o.kind === 'Role' && o.metadata.name === 'sx-sextant-enrichment-events-leader');
         t.assert.equal(cfg.events.enabled, eventsRbac);
         if (cfg.events.enabled) t.assert.equal(cfg.events.lease.name, 'sx-sextant-enrichment-events');
+        // metadata.rules and metadata.exclude as the values give them; nodes are granted exactly when the cache will
+        // watch them (a node rule, with informers.nodes left to its default), see @sextant/kube-metadata cache.ts.
+        const want = metadataOf(scenario);
+        t.assert.deepStrictEqual(cfg.metadata.rules.map(setKeys), want.rules);
+        t.assert.deepStrictEqual({ ...cfg.metadata.exclude }, want.exclude);
+        t.assert.equal(cfg.metadata.informers.nodes, undefined);
+        t.assert.equal(grantsNodes(objects, 'enrichment'), cfg.metadata.rules.some((r) => r.from === 'node'));
       }
 
       const receiver = templates.get('trace-receiver');
@@ -165,6 +198,10 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         t.assert.equal(cfg.telemetry.port, containerPort(receiver.template, 'metrics'));
         t.assert.equal(cfg.kube.clusterName, 'ci');
         t.assert.equal(cfg.exporter.type, 'otlp_http');
+        const want = metadataOf(scenario);
+        t.assert.deepStrictEqual(cfg.kube.rules.map(setKeys), want.rules);
+        t.assert.deepStrictEqual({ annotation: cfg.kube.excludeAnnotation, value: cfg.kube.excludeValue }, want.exclude);
+        t.assert.equal(grantsNodes(objects, 'trace-receiver'), cfg.kube.rules.some((r) => r.from === 'node'));
       }
       t.assert.ok(templates.size > 0);
     });

@@ -1,6 +1,9 @@
 // The chart against a real kube-apiserver (from @sextant/test-env; one per file): helm install of every
 // scenario, PodSecurity admission of Pods made from the rendered pod templates, and RBAC exercised with
 // tokens of the chart's own ServiceAccounts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, suite, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import {
@@ -17,9 +20,11 @@ import {
   KubernetesObjectApi,
 } from '@kubernetes/client-node';
 import type { V1CustomResourceDefinition, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import { createEnrichmentService, loadEnrichmentConfig } from '@sextant/enrichment';
 import { helm, startCluster } from '@sextant/test-env';
+import { createTraceReceiver, loadTraceReceiverConfig } from '@sextant/trace-receiver';
 import type { Cluster } from '@sextant/test-env';
-import { CHART_DIR, SCENARIOS, podTemplates, render, renderScenario, scenarioFile } from './chart.ts';
+import { CHART_DIR, SCENARIOS, find, podTemplates, render, renderScenario, scenarioFile } from './chart.ts';
 import type { Obj, PodTemplate } from './chart.ts';
 
 /** The HTTP status the API server answered `fn` with (200 when it succeeded). */
@@ -279,7 +284,9 @@ void suite('chart on a real kube-apiserver', () => {
       replicasets: await status(() => kc.makeApiClient(AppsV1Api).listReplicaSetForAllNamespaces()),
       jobs: await status(() => kc.makeApiClient(BatchV1Api).listJobForAllNamespaces()),
     });
-    const allowedReads = { pods: 200, namespaces: 200, nodes: 200, replicasets: 200, jobs: 200 };
+    // nodes only with a metadata.rules entry `from: node` (the metadata-rules scenario): nothing else watches them.
+    const allowedReads = { pods: 200, namespaces: 200, nodes: 403, replicasets: 200, jobs: 200 };
+    const allowedReadsWithNodes = { ...allowedReads, nodes: 200 };
     const forbiddenReads = { pods: 403, namespaces: 403, nodes: 403, replicasets: 403, jobs: 403 };
 
     const writesAndSecrets = async (kc: KubeConfig, ns: string): Promise<Record<string, number>> => {
@@ -304,11 +311,12 @@ void suite('chart on a real kube-apiserver', () => {
       'create pod': 403,
     };
 
-    void test('enrichment reads pods, namespaces, nodes, replicasets and jobs; no Secrets, no writes, no nodes/stats', async (t: TestContext) => {
+    void test('enrichment reads pods, namespaces, replicasets and jobs; no nodes without a node rule, no Secrets, no writes, no nodes/stats', async (t: TestContext) => {
       const tok = await token('collector-root', 'enrichment');
       const kc = client(tok);
       t.assert.deepStrictEqual(await metadataReads(kc), allowedReads);
-      for (const [r, g] of [['pods', ''], ['namespaces', ''], ['nodes', ''], ['replicasets', 'apps'], ['jobs', 'batch']] as const) t.assert.equal(await canWatch(kc, r, g), true, `watch ${r}`);
+      for (const [r, g] of [['pods', ''], ['namespaces', ''], ['replicasets', 'apps'], ['jobs', 'batch']] as const) t.assert.equal(await canWatch(kc, r, g), true, `watch ${r}`);
+      t.assert.equal(await canWatch(kc, 'nodes'), false);
       t.assert.equal(await canWatch(kc, 'secrets'), false);
       t.assert.deepStrictEqual(await writesAndSecrets(kc, releaseNs('collector-root')), allForbidden);
       t.assert.equal(await kubeletAllowsStats(tok), false);
@@ -346,6 +354,79 @@ void suite('chart on a real kube-apiserver', () => {
         t.assert.equal(await kubeletAllowsStats(tok), false, scenario);
         t.assert.deepStrictEqual(await metadataReads(client(tok)), forbiddenReads, scenario);
         t.assert.deepStrictEqual(await writesAndSecrets(client(tok), releaseNs(scenario)), allForbidden, scenario);
+      }
+    });
+
+    void test('with a node rule (metadata.rules from: node), enrichment and trace-receiver may also get, list and watch nodes, and nothing more', async (t: TestContext) => {
+      for (const component of ['enrichment', 'trace-receiver']) {
+        const tok = await token('metadata-rules', component);
+        const kc = client(tok);
+        t.assert.deepStrictEqual(await metadataReads(kc), allowedReadsWithNodes, component);
+        t.assert.equal(await canWatch(kc, 'nodes'), true, component);
+        t.assert.equal(await status(() => kc.makeApiClient(CoreV1Api).patchNode({ name: 'node-1', body: [{ op: 'add', path: '/metadata/labels/x', value: 'y' }] })), 403, component);
+        t.assert.deepStrictEqual(await writesAndSecrets(kc, releaseNs('metadata-rules')), allForbidden, component);
+        t.assert.equal(await kubeletAllowsStats(tok), false, component);
+      }
+    });
+
+    /** Polls `ready` (the component's /readyz: metadata synced) for up to 30 s; a component whose watch is forbidden never gets there. */
+    const becomesReady = async (ready: () => boolean): Promise<boolean> => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) if (ready()) return true;
+      return ready();
+    };
+
+    void test('enrichment and trace-receiver, run with the rendered config and their own ServiceAccount token, sync every watch they start (with and without a node rule)', async (t: TestContext) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sextant-chart-sync-'));
+      // Shut the components down (enrichment writes its queue checkpoint then) before the directory goes.
+      const started: { shutdown(): Promise<void> }[] = [];
+      t.after(async () => {
+        for (const c of started.reverse()) await c.shutdown();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const configFile = (objects: readonly Obj[], component: string): string => {
+        const text = (find(objects, 'ConfigMap', component)?.['data'] as Record<string, string> | undefined)?.['config.yaml'];
+        if (text === undefined) throw new Error(`no config.yaml for ${component}`);
+        const path = join(dir, `${component}-${Math.random().toString(36).slice(2)}.yaml`);
+        writeFileSync(path, text);
+        return path;
+      };
+      const env = { SEXTANT_BACKEND_TOKEN: 'token', POD_NAMESPACE: 'x' };
+      // collector-root has no rules (and no nodes grant); metadata-rules has a node rule (and the grant).
+      for (const scenario of ['collector-root', 'metadata-rules']) {
+        const objects = await renderScenario(scenario, { release: scenario, namespace: releaseNs(scenario) });
+        const enrichmentKubeconfig = cluster.kubeconfigFor(await token(scenario, 'enrichment'));
+        const enrichment = createEnrichmentService(
+          loadEnrichmentConfig({
+            file: configFile(objects, 'enrichment'),
+            env,
+            overrides: {
+              listen: { host: '127.0.0.1', port: 0 },
+              metadata: { source: 'kubeconfig', path: enrichmentKubeconfig },
+              queue: { dir: join(dir, `queue-${scenario}`) },
+              log: { level: 'silent' },
+            },
+          }),
+        );
+        started.push(enrichment);
+        await enrichment.start();
+        const receiverKubeconfig = cluster.kubeconfigFor(await token(scenario, 'trace-receiver'));
+        const receiver = createTraceReceiver(
+          loadTraceReceiverConfig({
+            file: configFile(objects, 'trace-receiver'),
+            env,
+            overrides: {
+              grpc: { host: '127.0.0.1', port: 0 },
+              http: { host: '127.0.0.1', port: 0 },
+              telemetry: { host: '127.0.0.1', port: 0 },
+              kube: { source: 'kubeconfig', path: receiverKubeconfig },
+              log: { level: 'silent' },
+            },
+          }),
+        );
+        started.push(receiver);
+        await receiver.start();
+        t.assert.equal(await becomesReady(() => enrichment.ready()), true, `${scenario}: enrichment`);
+        t.assert.equal(await becomesReady(() => receiver.ready()), true, `${scenario}: trace-receiver`);
       }
     });
 

@@ -66,6 +66,7 @@ const FLAGS: Record<string, Flags> = {
   'journald-nonroot': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'journald-root': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod' },
   'logs-only': { netpol: true, kubelet: false, grpc: false, http: false, tracesFrom: 'any-pod' },
+  'metadata-rules': { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'metrics-only': { netpol: true, kubelet: true, grpc: false, http: false, tracesFrom: 'any-pod' },
   mtls: { netpol: true, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },
   'netpol-off': { netpol: false, kubelet: false, grpc: true, http: true, tracesFrom: 'any-pod' },

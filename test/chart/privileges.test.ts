@@ -46,7 +46,6 @@ enrichment      token      ServiceAccount token mounted                         
 enrichment      secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
 enrichment      rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
 enrichment      rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
-enrichment      rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
 enrichment      rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
 enrichment      rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
 enrichment      network    in: node-collector (ns sextant-node) -> enrichment :24321/TCP                                                                           delivery from the collectors
@@ -75,7 +74,6 @@ enrichment      token      ServiceAccount token mounted                         
 enrichment      secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
 enrichment      rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
 enrichment      rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
-enrichment      rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
 enrichment      rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
 enrichment      rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
 enrichment      network    in: node-collector (ns sextant) -> enrichment :24321/TCP                                                                                delivery from the collectors
@@ -94,7 +92,6 @@ trace-receiver  token      ServiceAccount token mounted                         
 trace-receiver  secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
 trace-receiver  rbac       get,list,watch pods cluster-wide                                                                                                        traces (span metadata)
 trace-receiver  rbac       get,list,watch namespaces cluster-wide                                                                                                  traces (span metadata)
-trace-receiver  rbac       get,list,watch nodes cluster-wide                                                                                                       traces (span metadata)
 trace-receiver  rbac       get,list,watch replicasets.apps cluster-wide                                                                                            traces (span metadata)
 trace-receiver  rbac       get,list,watch jobs.batch cluster-wide                                                                                                  traces (span metadata)
 trace-receiver  network    in: all pods (any ns) -> trace-receiver :4318/TCP                                                                                       traces (OTLP from apps)
@@ -122,7 +119,6 @@ enrichment      token      ServiceAccount token mounted                         
 enrichment      secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
 enrichment      rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
 enrichment      rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
-enrichment      rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
 enrichment      rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
 enrichment      rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
 enrichment      network    in: node-collector (ns sextant) -> enrichment :24321/TCP                                                                                delivery from the collectors
@@ -143,7 +139,6 @@ enrichment  secret     Secret sextant-audit-tls (tls.crt,tls.key) mounted read-o
 enrichment  secret     Secret sextant-backend key token as env SEXTANT_BACKEND_TOKEN                                                                           backend.credentials
 enrichment  rbac       get,list,watch pods cluster-wide                                                                                                        pod metadata (API watch)
 enrichment  rbac       get,list,watch namespaces cluster-wide                                                                                                  pod metadata (API watch)
-enrichment  rbac       get,list,watch nodes cluster-wide                                                                                                       pod metadata (API watch)
 enrichment  rbac       get,list,watch replicasets.apps cluster-wide                                                                                            pod metadata (API watch)
 enrichment  rbac       get,list,watch jobs.batch cluster-wide                                                                                                  pod metadata (API watch)
 enrichment  network    in: 192.0.2.10/32 -> enrichment :24322/TCP                                                                                              audit.webhook (API server -> enrichment)
@@ -191,6 +186,26 @@ void suite('sextant privileges', () => {
     t.assert.deepStrictEqual(show(await rows('collector-nonroot'), ['group']), ['node-collector group supplementalGroup 4 <- collector.nonroot.supplementalGroups']);
     const all = await rows('all-on');
     t.assert.deepStrictEqual(all.filter((r) => /journal|audit|24322/.test(r.privilege + r.neededBy)), []);
+  });
+
+  void test('nodes appear only with a node rule (metadata.rules from: node), for each component that watches them', async (t: TestContext) => {
+    const rbac = (r: readonly Row[]): string[] => r.filter((x) => x.kind === 'rbac').map((x) => `${x.component} ${x.privilege} <- ${x.neededBy}`);
+    const metadata = (component: string, neededBy: string, nodes: boolean): string[] =>
+      ['pods', 'namespaces', ...(nodes ? ['nodes'] : []), 'replicasets.apps', 'jobs.batch'].map(
+        (r) => `${component} get,list,watch ${r} cluster-wide <- ${r === 'nodes' ? 'metadata.rules (from: node)' : neededBy}`,
+      );
+    t.assert.deepStrictEqual(rbac(await rows('metadata-rules')), [
+      ...metadata('enrichment', 'pod metadata (API watch)', true),
+      ...metadata('trace-receiver', 'traces (span metadata)', true),
+    ]);
+    t.assert.deepStrictEqual(rbac(await rows('collector-root')), [
+      ...metadata('enrichment', 'pod metadata (API watch)', false),
+      ...metadata('trace-receiver', 'traces (span metadata)', false),
+    ]);
+    // A node rule with traces off: only enrichment runs, and only it gets nodes.
+    t.assert.deepStrictEqual(rbac(await rows('metadata-rules', 'logs-only')).filter((r) => r.includes(' nodes ')), [
+      'enrichment get,list,watch nodes cluster-wide <- metadata.rules (from: node)',
+    ]);
   });
 
   void test('mTLS and Splunk HEC: the HTTPS port and the mounted Secrets name their feature', async (t: TestContext) => {

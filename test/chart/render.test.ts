@@ -27,6 +27,7 @@ const ALL_SCENARIOS = [
   'journald-nonroot',
   'journald-root',
   'logs-only',
+  'metadata-rules',
   'metrics-only',
   'mtls',
   'netpol-off',
@@ -118,8 +119,9 @@ const tracePorts = (grpc: boolean, http: boolean): string[] => [
   'Service/trace-receiver metrics 8888',
 ];
 
-const metadataRules = (component: string): string[] =>
-  ['pods', 'namespaces', 'nodes', 'replicasets.apps', 'jobs.batch'].map((r) => `${component} ClusterRole get,list,watch ${r}`);
+// nodes only with a metadata.rules entry `from: node`: the components watch nodes for nothing else.
+const metadataRules = (component: string, nodes = false): string[] =>
+  ['pods', 'namespaces', ...(nodes ? ['nodes'] : []), 'replicasets.apps', 'jobs.batch'].map((r) => `${component} ClusterRole get,list,watch ${r}`);
 const kubeletRules = ['node-collector ClusterRole get nodes/stats'];
 const eventsRules = ['enrichment ClusterRole get,list,watch events.events.k8s.io', 'enrichment Role get,create,update leases.coordination.k8s.io'];
 
@@ -205,6 +207,8 @@ expected['audit-webhook'] = {
   ports: sorted(enrichmentPorts, auditWebhookPorts),
   rbac: sorted(metadataRules('enrichment')),
 };
+// Rules from pods, namespaces and nodes: the node rule adds nodes to both ClusterRoles, and nothing else changes.
+expected['metadata-rules'] = { ...defaults, rbac: sorted(metadataRules('enrichment', true), metadataRules('trace-receiver', true)) };
 expected['splunk-hec'] = {
   kinds: sorted(collectorKinds, enrichmentKinds, dashboard, netpol('node-collector', 'enrichment')),
   mounts: sorted(collectorBaseMounts, logsMounts, hostMounts, enrichmentMounts, ['enrichment /etc/sextant/backend ro <- secret sextant-hec']),
@@ -565,6 +569,49 @@ void suite('chart: helm lint and template', () => {
     t.assert.match(noToken.stderr, /backend.type splunk_hec needs the HEC token/);
   });
 
+  void test('metadata.rules and metadata.exclude reach both components; nodes are granted only for a node rule, to each component that runs', async (t: TestContext) => {
+    const objects = await renderScenario('metadata-rules');
+    const rules = [
+      { from: 'pod', source: 'label', key: 'app.kubernetes.io/version', tagName: 'service.version' },
+      { from: 'pod', source: 'annotation', keyRegex: 'example\\.com/(.*)', tagName: 'example.$1' },
+      { from: 'namespace', source: 'label', key: 'team' },
+      { from: 'node', source: 'label', key: 'topology.kubernetes.io/zone', tagName: 'cloud.availability_zone' },
+    ];
+    const md = configOf(objects, 'enrichment')['metadata'] as Record<string, unknown>;
+    t.assert.deepStrictEqual(md['rules'], rules);
+    t.assert.deepStrictEqual(md['exclude'], { annotation: 'example.com/no-telemetry', value: 'yes' });
+    const kube = configOf(objects, 'trace-receiver')['kube'] as Record<string, unknown>;
+    t.assert.deepStrictEqual(kube['rules'], rules);
+    t.assert.deepStrictEqual([kube['excludeAnnotation'], kube['excludeValue']], ['example.com/no-telemetry', 'yes']);
+    // The defaults: no rules key at all, and the components' own default exclusion annotation.
+    const plain = await renderScenario('collector-root');
+    t.assert.equal((configOf(plain, 'enrichment')['metadata'] as Record<string, unknown>)['rules'], undefined);
+    t.assert.deepStrictEqual((configOf(plain, 'enrichment')['metadata'] as Record<string, unknown>)['exclude'], { annotation: 'sextant.io/exclude', value: 'true' });
+    t.assert.equal((configOf(plain, 'trace-receiver')['kube'] as Record<string, unknown>)['rules'], undefined);
+
+    const nodeGrants = (o: readonly Obj[]): string[] =>
+      summarize(o)
+        .rbac.filter((r) => r.endsWith(' nodes'))
+        .map((r) => r.split(' ')[0] ?? '');
+    const cases: [string[], string[]][] = [
+      // Pod and namespace rules only: no node access for anyone.
+      [['metadata.rules[3].from=pod'], []],
+      // A node rule with traces off: enrichment alone runs, and alone gets nodes.
+      [['traces.enabled=false'], ['enrichment']],
+      // A node rule with only the trace receiver running.
+      [['logs.enabled=false', 'metrics.enabled=false'], ['trace-receiver']],
+      // A node annotation rule counts as much as a label rule.
+      [['metadata.rules[3].source=annotation'], ['enrichment', 'trace-receiver']],
+    ];
+    for (const [set, want] of cases) {
+      const r = await render({ files: [scenarioFile('metadata-rules')], set });
+      t.assert.equal(r.code, 0, `${set.join()}: ${r.stderr}`);
+      t.assert.deepStrictEqual(nodeGrants(r.objects), want, set.join());
+    }
+    t.assert.deepStrictEqual(nodeGrants(objects), ['enrichment', 'trace-receiver']);
+    for (const s of SCENARIOS.filter((x) => x !== 'metadata-rules')) t.assert.deepStrictEqual(nodeGrants(await renderScenario(s)), [], s);
+  });
+
   void test('the schema is strict: a typo, an unknown preset or a bad port fails the render and names the key', async (t: TestContext) => {
     const cases: [string, RegExp][] = [
       ['logs.enabeld=true', /at '\/logs': additional properties 'enabeld' not allowed/],
@@ -578,6 +625,12 @@ void suite('chart: helm lint and template', () => {
       ['journald.unit=x', /at '\/journald': additional properties 'unit' not allowed/],
       ['audit.webhook.tlsSecrets=x', /at '\/audit\/webhook': additional properties 'tlsSecrets' not allowed/],
       ['collector.nonroot.journalGroup=-1', /at '\/collector\/nonroot\/journalGroup'/],
+      ['metadata.rules[0].from=service,metadata.rules[0].source=label,metadata.rules[0].key=a', /at '\/metadata\/rules\/0\/from': value must be one of 'pod', 'namespace', 'node'/],
+      ['metadata.rules[0].from=pod,metadata.rules[0].source=labels,metadata.rules[0].key=a', /at '\/metadata\/rules\/0\/source': value must be one of 'label', 'annotation'/],
+      ['metadata.rules[0].from=pod,metadata.rules[0].source=label', /at '\/metadata\/rules\/0': 'oneOf' failed, none matched/],
+      ['metadata.rules[0].from=pod,metadata.rules[0].source=label,metadata.rules[0].key=a,metadata.rules[0].keyRegex=b', /at '\/metadata\/rules\/0': 'oneOf' failed, subschemas 0, 1 matched/],
+      ['metadata.rules[0].from=pod,metadata.rules[0].source=label,metadata.rules[0].key=a,metadata.rules[0].tag=x', /additional properties 'tag' not allowed/],
+      ['metadata.exclude.annotation=', /at '\/metadata\/exclude\/annotation'/],
     ];
     for (const [set, message] of cases) {
       const r = await render({ set: [set] });

@@ -69,6 +69,8 @@ const rulePurposes: Readonly<Record<string, string>> = {
 /** Why each RBAC resource is granted. */
 const resourceFeatures: Readonly<Record<string, string>> = {
   'nodes/stats': 'metrics.kubelet',
+  // The chart grants nodes only for a metadata.rules entry `from: node` (the components watch nodes for nothing else).
+  nodes: 'metadata.rules (from: node)',
   'events.events.k8s.io': 'events',
   'leases.coordination.k8s.io': 'events (leader election)',
 };

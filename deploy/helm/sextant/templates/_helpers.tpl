@@ -308,11 +308,26 @@ exporter:
   {{- end }}
 {{- end -}}
 
-{{/* sextant.metadata.rules: the get/list/watch RBAC rules of the API-server metadata cache (enrichment and trace receiver). */}}
+{{/* sextant.metadata.watchesNodes: "true" when a metadata.rules entry reads nodes (from: node), the only case where enrichment and the trace receiver watch nodes (@sextant/kube-metadata informers.nodes default; k8s.node.name comes from the pod's spec.nodeName). */}}
+{{- define "sextant.metadata.watchesNodes" -}}
+{{- $nodes := false -}}
+{{- range .Values.metadata.rules -}}
+{{- if eq .from "node" -}}{{- $nodes = true -}}{{- end -}}
+{{- end -}}
+{{- if $nodes -}}true{{- end -}}
+{{- end -}}
+
+{{/* sextant.metadata.rules: the get/list/watch RBAC rules of one component's API-server metadata cache (enrichment or trace receiver): pods, namespaces, owners, and nodes only when a rule reads nodes. */}}
 {{- define "sextant.metadata.rules" -}}
 - apiGroups: [""]
-  resources: [pods, namespaces, nodes]
+  resources: [pods, namespaces]
   verbs: [get, list, watch]
+{{- if include "sextant.metadata.watchesNodes" . }}
+# metadata.rules reads nodes (from: node): the component watches them.
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+{{- end }}
 - apiGroups: [apps]
   resources: [replicasets]
   verbs: [get, list, watch]
