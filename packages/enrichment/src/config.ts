@@ -1,7 +1,7 @@
 // Enrichment configuration: one @sextant/pipeline schema gives parsing, defaults, environment
 // overrides (SEXTANT_<PATH>, segments joined by `__`, e.g. SEXTANT_QUEUE__MAX_BYTES=2Gi),
 // validation messages naming key, value and valid choices, and the docs table in README.md.
-import { SextantError, configDocs, defineConfig, exporterConfig, loadConfig, s } from '@sextant/pipeline';
+import { SextantError, configDocs, defineConfig, exporterConfig, extractRuleIssues, extractRulesConfig, loadConfig, s } from '@sextant/pipeline';
 import type { Infer } from '@sextant/pipeline';
 
 const enrichmentConfigSchema = defineConfig({
@@ -31,16 +31,7 @@ const enrichmentConfigSchema = defineConfig({
       annotation: s.string({ default: 'sextant.io/exclude', description: 'Annotation by which a pod or namespace opts out; its batches are dropped and counted.' }),
       value: s.string({ default: 'true', description: 'Annotation value that opts out.' }),
     }),
-    rules: s.list(
-      s.object({
-        from: s.enum(['pod', 'namespace', 'node'] as const),
-        source: s.enum(['label', 'annotation'] as const),
-        key: s.optionalString(),
-        keyRegex: s.optionalString(),
-        tagName: s.optionalString(),
-      }),
-      { default: [], description: 'Extraction rules { from, source, key | keyRegex, tagName? }; tagName defaults to k8s.<from>.<labels|annotations>.<key>, $1… with keyRegex.' },
-    ),
+    rules: extractRulesConfig('Extraction rules { from, source, key | keyRegex, tagName? }; tagName defaults to k8s.<from>.<labels|annotations>.<key>, $1… with keyRegex.'),
     informers: s.object({
       namespaces: s.boolean({ default: true, description: 'Watch namespaces (namespace rules and exclusion).' }),
       nodes: s.boolean({ optional: true, description: 'Watch nodes; default: only when a rule reads nodes.' }),
@@ -132,9 +123,7 @@ function crossCheck(cfg: EnrichmentConfig): EnrichmentConfig {
   const issues: string[] = [];
   const md = cfg.metadata;
   if (md.source !== 'in-cluster' && md.path === undefined) issues.push(`metadata.path: undefined is not a file path (required when metadata.source is ${md.source})`);
-  md.rules.forEach((r, i) => {
-    if ((r.key === undefined) === (r.keyRegex === undefined)) issues.push(`metadata.rules[${i}]: ${JSON.stringify(r)} needs exactly one of key and keyRegex`);
-  });
+  issues.push(...extractRuleIssues(md.rules, 'metadata.rules'));
   const exp = cfg.exporter;
   if (exp.protocol === 'file' && exp.path === undefined) issues.push('exporter.path: undefined is not a file path (required when exporter.protocol is file)');
   if (exp.protocol !== 'file' && exp.endpoint === undefined) issues.push(`exporter.endpoint: undefined is not a URL (required when exporter.protocol is ${exp.protocol})`);

@@ -38,6 +38,7 @@ void test('errors name the key, the bad value and the valid choices', (t) => {
   t.assert.throws(() => resolveEnrichmentConfig({}), /exporter\.endpoint: undefined is not a URL/);
   t.assert.throws(() => resolveEnrichmentConfig({ ...ok, metadata: { rules: [{ from: 'pod', source: 'tag', key: 'a' }] } }), /metadata\.rules.*source.*"tag" is not one of label, annotation/);
   t.assert.throws(() => resolveEnrichmentConfig({ ...ok, metadata: { rules: [{ from: 'pod', source: 'label' }] } }), /metadata\.rules\[0\].*needs exactly one of key and keyRegex/);
+  t.assert.throws(() => resolveEnrichmentConfig({ ...ok, metadata: { rules: [{ from: 'pod', source: 'label', keyRegex: 'team-(' }] } }), /metadata\.rules\[0\]\.keyRegex: "team-\(" is not a valid regular expression/);
   t.assert.throws(() => loadEnrichmentConfig({ env: { SEXTANT_LISTEN__PORT: 'eighty', SEXTANT_EXPORTER__ENDPOINT: 'http://b' } }), /listen\.port: "eighty" is not an integer.*\(from SEXTANT_LISTEN__PORT\)/);
   t.assert.throws(() => loadEnrichmentConfig({ file: '/nonexistent/enrichment.yaml', env: {} }), /SEXTANT_CONFIG_FILE_UNREADABLE/);
 });

@@ -58,5 +58,5 @@ export { createExportLoop } from './export-loop.ts';
 export type { ExportLoop, ExportLoopOptions, ExportLoopStats } from './export-loop.ts';
 export { component, runComponents } from './lifecycle.ts';
 export type { Component, RunComponentsOptions, RunningComponents } from './lifecycle.ts';
-export { exporterConfig, exporterFromConfig, queueConfig, queueFromConfig, retryConfig, retryPolicyFromConfig, tlsConfig } from './presets.ts';
+export { exporterConfig, exporterFromConfig, extractRuleIssues, extractRulesConfig, queueConfig, queueFromConfig, retryConfig, retryPolicyFromConfig, tlsConfig } from './presets.ts';
 export type { ExporterConfig, ExporterDeps, QueueConfig, RetryConfig, TlsConfig } from './presets.ts';

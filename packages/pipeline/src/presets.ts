@@ -46,6 +46,39 @@ export function tlsConfig() {
   }, { description: 'TLS to the backend.' });
 }
 
+/**
+ * Metadata extraction rules (enrichment `metadata.rules`, trace receiver `kube.rules`), the shape
+ * @sextant/kube-metadata's compileRules takes. Check each list with extractRuleIssues.
+ */
+export function extractRulesConfig(description: string) {
+  return s.list(
+    s.object({
+      from: s.enum(['pod', 'namespace', 'node'] as const),
+      source: s.enum(['label', 'annotation'] as const),
+      key: s.optionalString(),
+      keyRegex: s.optionalString(),
+      tagName: s.optionalString(),
+    }),
+    { default: [], description },
+  );
+}
+
+/** Problems of a rules list that the schema cannot see: exactly one of key and keyRegex; keyRegex compiles. */
+export function extractRuleIssues(rules: readonly { key?: string | undefined; keyRegex?: string | undefined }[], path: string): string[] {
+  const issues: string[] = [];
+  rules.forEach((r, i) => {
+    if ((r.key === undefined) === (r.keyRegex === undefined)) issues.push(`${path}[${i}]: ${JSON.stringify(r)} needs exactly one of key and keyRegex`);
+    if (r.keyRegex !== undefined) {
+      try {
+        new RegExp(r.keyRegex);
+      } catch (err) {
+        issues.push(`${path}[${i}].keyRegex: ${JSON.stringify(r.keyRegex)} is not a valid regular expression (${(err as Error).message})`);
+      }
+    }
+  });
+  return issues;
+}
+
 const protocols = ['otlp_grpc', 'otlp_http', 'splunk_hec', 'file'] as const;
 
 export function exporterConfig(defaults: { protocol?: (typeof protocols)[number] } = {}) {

@@ -2,7 +2,7 @@
 // gives the parser, the defaults, the SEXTANT_* environment names and the README table
 // (`configDocs(traceReceiverConfigSchema)`). Precedence: code overrides → env → YAML → defaults.
 import { isIP } from 'node:net';
-import { defineConfig, loadConfig, s } from '@sextant/pipeline';
+import { defineConfig, extractRuleIssues, extractRulesConfig, loadConfig, s } from '@sextant/pipeline';
 import type { Infer } from '@sextant/pipeline';
 import { TraceReceiverError } from './errors.ts';
 
@@ -51,16 +51,7 @@ const traceReceiverConfigSchema = defineConfig({
     excludeAnnotation: s.string({ default: 'sextant.io/exclude', description: 'Spans of pods (or namespaces) with this annotation set to excludeValue are dropped (partial success).' }),
     excludeValue: s.string({ default: 'true', description: 'See excludeAnnotation.' }),
     // Same keys and semantics as the enrichment's metadata.rules (@sextant/kube-metadata's rules).
-    rules: s.list(
-      s.object({
-        from: s.enum(['pod', 'namespace', 'node'] as const),
-        source: s.enum(['label', 'annotation'] as const),
-        key: s.optionalString(),
-        keyRegex: s.optionalString(),
-        tagName: s.optionalString(),
-      }),
-      { default: [], description: 'Extraction rules { from, source, key | keyRegex, tagName? }; tagName defaults to k8s.<from>.<labels|annotations>.<key>, $1… with keyRegex. Node rules start a node watch (RBAC: nodes get/list/watch).' },
-    ),
+    rules: extractRulesConfig('Extraction rules { from, source, key | keyRegex, tagName? }; tagName defaults to k8s.<from>.<labels|annotations>.<key>, $1… with keyRegex. Node rules start a node watch (RBAC: nodes get/list/watch).'),
   }),
   exporter: s.object({
     type: s.enum(['otlp_grpc', 'otlp_http', 'file'] as const, { default: 'otlp_grpc', description: 'Backend protocol; file writes each request to exporter.file.path.' }),
@@ -142,16 +133,8 @@ function crossCheck(cfg: TraceReceiverConfig): TraceReceiverConfig {
   const e = cfg.exporter;
   if (e.type === 'file' && e.file.path === undefined) bad('exporter.file.path', undefined, 'a file path (required when exporter.type is file)');
   if (e.type !== 'file' && !/^https?:\/\/[^/]+/.test(e.endpoint ?? '')) bad('exporter.endpoint', e.endpoint, `an http:// or https:// URL (required when exporter.type is ${e.type})`);
-  cfg.kube.rules.forEach((r, i) => {
-    if ((r.key === undefined) === (r.keyRegex === undefined)) bad(`kube.rules[${i}]`, r, 'exactly one of key and keyRegex');
-    if (r.keyRegex !== undefined) {
-      try {
-        new RegExp(r.keyRegex);
-      } catch (err) {
-        bad(`kube.rules[${i}].keyRegex`, r.keyRegex, `a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  });
+  const ruleIssues = extractRuleIssues(cfg.kube.rules, 'kube.rules');
+  if (ruleIssues.length > 0) throw new TraceReceiverError('SEXTANT_TRACES_CONFIG', ruleIssues.join('\n  '));
   if (cfg.kube.enabled && cfg.kube.source !== 'in-cluster' && cfg.kube.path === undefined) bad('kube.path', undefined, `a file path (required when kube.source is ${cfg.kube.source})`);
   if (cfg.selfTracing.enabled && !/^https?:\/\//.test(cfg.selfTracing.endpoint ?? '')) bad('selfTracing.endpoint', cfg.selfTracing.endpoint, 'an http:// or https:// OTLP gRPC endpoint when selfTracing.enabled is true');
   return cfg;
