@@ -5,7 +5,7 @@
 // ratio; then the heap of the enrichment service with 10,000 pods in its cache.
 //
 //   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
-//                                [--request-compression zstd|gzip|none] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
+//                                [--request-compression zstd|gzip|none] [--request-zstd framed|single] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
 //                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { gzipSync, zstdCompress } from 'node:zlib';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createLogsEncoder } from '@sextant/otlp';
+import { createLogsEncoder, encodeZstdFramedLogs } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
 import { REPO_ROOT, freePort, onProcessExit, otelcolBin, startCluster } from '@sextant/test-env';
 import { benchPods, podObject } from './objects.ts';
@@ -40,6 +40,7 @@ const { values: opts } = parseArgs({
     pods: { type: 'string', default: '1000' },
     records: { type: 'string' },
     'request-compression': { type: 'string' },
+    'request-zstd': { type: 'string', default: 'framed' },
     order: { type: 'string', default: 'none' },
     'heap-pods': { type: 'string', default: '10000' },
     'skip-heap': { type: 'boolean', default: false },
@@ -158,9 +159,13 @@ function logLines(seed: number, n: number): Uint8Array[] {
 
 const zstdAsync = promisify(zstdCompress);
 
-/** As the node collector compresses (its exporter.ts: async zstdCompress; frames without a content size). */
+/**
+ * As the node collector compresses (its exporter.ts): zstd as frames H, R per resource with their
+ * content sizes (@sextant/otlp encodeZstdFramedLogs), which the enrichment service keeps compressed
+ * through to an otlp_http zstd export. --request-zstd single: one frame, as before (no content size).
+ */
 async function compressRequest(bytes: Uint8Array): Promise<Buffer> {
-  if (REQUEST_COMPRESSION === 'zstd') return zstdAsync(bytes);
+  if (REQUEST_COMPRESSION === 'zstd') return opts['request-zstd'] === 'single' ? zstdAsync(bytes) : Buffer.concat(await encodeZstdFramedLogs(bytes));
   if (REQUEST_COMPRESSION === 'gzip') return gzipSync(bytes);
   return Buffer.from(bytes);
 }

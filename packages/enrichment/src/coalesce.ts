@@ -24,6 +24,8 @@ interface Group {
 interface ItemMeta {
   records: number;
   source?: string;
+  /** 'zstd': the payload is zstd frames (enrich.ts zstdSpliceParts); absent: protobuf. */
+  encoding?: 'zstd';
 }
 
 interface Coalescer {
@@ -32,14 +34,19 @@ interface Coalescer {
    * record count (stored in the item's meta); with a `source`, only payloads of that source
    * share an item, and the item's meta names it.
    */
-  enqueue(signal: string, payload: readonly Uint8Array[], bytes: number, records: number, source?: string): Promise<EnqueueResult>;
+  enqueue(signal: string, payload: readonly Uint8Array[], bytes: number, records: number, source?: string, encoding?: 'zstd'): Promise<EnqueueResult>;
 }
 
 interface SignalState {
   signal: string;
   source: string | undefined;
+  encoding: 'zstd' | undefined;
   inFlight: number;
   pending: Group | undefined;
+}
+
+function keyOf(signal: string, source: string | undefined, encoding: 'zstd' | undefined): string {
+  return `${signal}\0${source === undefined ? '-' : `+${source}`}\0${encoding ?? ''}`;
 }
 
 function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: number }): Coalescer {
@@ -49,6 +56,7 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
     s.inFlight++;
     const payload = group.payloads;
     const meta: ItemMeta = s.source === undefined ? { records: group.records } : { records: group.records, source: s.source };
+    if (s.encoding !== undefined) meta.encoding = s.encoding;
     queue.enqueue({ signal: s.signal, payload, meta: { ...meta } }).then(
       (r) => {
         for (const w of group.waiters) w.resolve(r);
@@ -63,17 +71,18 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
         s.pending = undefined;
         flush(s, next);
       } else if (next === undefined && s.inFlight === 0 && s.source !== undefined) {
-        state.delete(`${s.signal}\0${s.source}`); // sources come and go (nodes, connections)
+        state.delete(keyOf(s.signal, s.source, s.encoding)); // sources come and go (nodes, connections)
       }
     });
   }
 
   return {
-    enqueue(signal, payload, bytes, records, source) {
-      const key = source === undefined ? signal : `${signal}\0${source}`;
+    enqueue(signal, payload, bytes, records, source, encoding) {
+      // zstd frames and protobuf never share an item: each item is all one or all the other.
+      const key = keyOf(signal, source, encoding);
       let s = state.get(key);
       if (s === undefined) {
-        s = { signal, source, inFlight: 0, pending: undefined };
+        s = { signal, source, encoding, inFlight: 0, pending: undefined };
         state.set(key, s);
       }
       const st = s;

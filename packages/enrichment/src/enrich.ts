@@ -1,6 +1,7 @@
 // Enrichment of one OTLP request through the resource splice: read the resources, find each
 // one's pod, then rewrite only the Resource messages. Log records and data points are copied
 // as bytes and never decoded (ARCHITECTURE.md "Resource-level splice").
+import { zstdCompressSync, constants as zlibConstants } from 'node:zlib';
 import type { KeyValue } from '@sextant/otlp';
 
 type SpliceSignal = 'logs' | 'metrics';
@@ -28,6 +29,13 @@ interface Splice {
 
 type MissReason = 'no_key' | 'not_found_after_wait';
 
+/** One zstd frame of the received body: its compressed bytes and the range of the decoded body it holds. */
+interface ZstdFrameSpan {
+  wire: Uint8Array;
+  start: number;
+  end: number;
+}
+
 interface EnrichOutcome {
   /**
    * The rewritten request as byte ranges (views of the input where unchanged, see
@@ -44,6 +52,8 @@ interface EnrichOutcome {
   droppedIndexes: number[];
   /** k8s.node.name of the first resource that has one: the node whose collector sent the request. */
   source: string | undefined;
+  /** 'zstd' when `payload` is zstd frames (the compressed splice), else the payload is the protobuf request. */
+  encoding: 'zstd' | undefined;
 }
 
 function stringAttr(attrs: readonly KeyValue[], key: string): string | undefined {
@@ -107,6 +117,7 @@ async function enrichRequest<P>(
   splice: Splice,
   metadata: PodMetadata<P>,
   waitMs: number,
+  zstdFrames?: readonly ZstdFrameSpan[],
 ): Promise<EnrichOutcome> {
   const resources = splice.readResources(bytes, signal);
   const pods: Array<P | undefined> = new Array<P | undefined>(resources.length);
@@ -141,7 +152,13 @@ async function enrichRequest<P>(
     const podAttrs = container === undefined ? metadata.attributesFor(pod) : metadata.attributesFor(pod, container);
     return mergeAttributes(attrs, metadataKeyValues(podAttrs));
   };
-  const payload = splice.rewriteResourcesParts === undefined ? [splice.rewriteResources(bytes, signal, rewrite)] : splice.rewriteResourcesParts(bytes, signal, rewrite);
+  const layout = zstdFrames === undefined || signal !== 'logs' ? undefined : zstdSpliceLayout(bytes, zstdFrames, resources.length);
+  const payload =
+    layout !== undefined
+      ? zstdSpliceParts(bytes, layout, splice, rewrite)
+      : splice.rewriteResourcesParts === undefined
+        ? [splice.rewriteResources(bytes, signal, rewrite)]
+        : splice.rewriteResourcesParts(bytes, signal, rewrite);
   let payloadBytes = 0;
   for (const p of payload) payloadBytes += p.byteLength;
   misses.sort((a, b) => a.index - b.index);
@@ -154,7 +171,90 @@ async function enrichRequest<P>(
     misses,
     droppedIndexes,
     source: nodeOf(resources),
+    encoding: layout === undefined ? undefined : 'zstd',
   };
+}
+
+function readVarint(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
+  let value = 0;
+  let mul = 1;
+  while (pos < end) {
+    const b = buf[pos++] as number;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) return [value, pos];
+    mul *= 128;
+    if (mul > 2 ** 49) return undefined;
+  }
+  return undefined;
+}
+
+function writeVarint(value: number): number[] {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value % 128) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return out;
+}
+
+/** Per resource: the decoded range of its `resource` field, and its R frame. */
+interface ZstdPair {
+  resourceStart: number;
+  resourceEnd: number;
+  rest: ZstdFrameSpan;
+}
+
+/**
+ * The H/R frame layout of @sextant/otlp encodeZstdFramedLogs, checked against the decoded body:
+ * frames in pairs, H_i decoding to exactly `0x0a varint(L) <resource field>` and R_i holding the
+ * remaining L minus the resource field's bytes of that ResourceLogs. Anything else → undefined
+ * (the request is stored as protobuf, as from any client).
+ */
+function zstdSpliceLayout(bytes: Uint8Array, frames: readonly ZstdFrameSpan[], resources: number): ZstdPair[] | undefined {
+  if (frames.length === 0 || frames.length % 2 !== 0 || frames.length / 2 !== resources) return undefined;
+  const pairs: ZstdPair[] = [];
+  let at = 0;
+  for (let i = 0; i < frames.length; i += 2) {
+    const h = frames[i] as ZstdFrameSpan;
+    const r = frames[i + 1] as ZstdFrameSpan;
+    if (h.start !== at || r.start !== h.end || r.end > bytes.length) return undefined;
+    if (bytes[h.start] !== 0x0a) return undefined;
+    const outer = readVarint(bytes, h.start + 1, h.end);
+    if (outer === undefined) return undefined;
+    const [rlLen, rlStart] = outer;
+    if (bytes[rlStart] !== 0x0a) return undefined;
+    const inner = readVarint(bytes, rlStart + 1, h.end);
+    if (inner === undefined || inner[1] + inner[0] !== h.end) return undefined;
+    if (rlLen !== h.end - rlStart + (r.end - r.start)) return undefined;
+    pairs.push({ resourceStart: rlStart, resourceEnd: h.end, rest: r });
+    at = r.end;
+  }
+  return at === bytes.length ? pairs : undefined;
+}
+
+/**
+ * The compressed splice: per resource a new small H' frame (tag, new length, enriched resource;
+ * zstd level 1) followed by the client's own R frame bytes, never recompressed. A dropped
+ * resource drops both. The concatenation is one zstd stream decoding to the enriched request.
+ */
+function zstdSpliceParts(bytes: Uint8Array, pairs: readonly ZstdPair[], splice: Splice, rewrite: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i] as ZstdPair;
+    // A request holding one ResourceLogs with only this resource: the splice rewrites it.
+    const field = bytes.subarray(p.resourceStart, p.resourceEnd);
+    const mini = Buffer.concat([Buffer.from([0x0a, ...writeVarint(field.length)]), field]);
+    const out = splice.rewriteResources(mini, 'logs', (attrs) => rewrite(attrs, i));
+    if (out.length === 0) continue; // dropped
+    const len = readVarint(out, 1, out.length);
+    if (out[0] !== 0x0a || len === undefined || len[1] + len[0] !== out.length) throw new Error('internal: unexpected splice output for one resource');
+    const content = out.subarray(len[1]);
+    const restSize = p.rest.end - p.rest.start;
+    const head = Buffer.concat([Buffer.from([0x0a, ...writeVarint(content.length + restSize)]), content]);
+    parts.push(zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }), p.rest.wire);
+  }
+  return parts;
 }
 
 function nodeOf(resources: readonly KeyValue[][]): string | undefined {
@@ -166,4 +266,4 @@ function nodeOf(resources: readonly KeyValue[][]): string | undefined {
 }
 
 export { enrichRequest, mergeAttributes, podKeyOf };
-export type { EnrichOutcome, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal };
+export type { EnrichOutcome, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal, ZstdFrameSpan };

@@ -29,6 +29,13 @@ function partsOf(item: ExportItem): readonly Uint8Array[] {
   return parts ?? [item.payload];
 }
 
+/** 'zstd' for items stored as zstd frames (coalesce.ts ItemMeta.encoding); older items have none. */
+function encodingOf(item: ExportItem): 'zstd' | undefined {
+  if (item.contentEncoding === 'zstd') return 'zstd';
+  const m = item.meta;
+  return m !== null && typeof m === 'object' && !Array.isArray(m) && m['encoding'] === 'zstd' ? 'zstd' : undefined;
+}
+
 /** Payload bytes of an item, without joining its parts. */
 function sizeOf(item: ExportItem): number {
   let n = 0;
@@ -55,14 +62,19 @@ function mergePayloads(items: readonly Waiting[]): Uint8Array {
 
 function createBatchingExporter(inner: Exporter, options: BatchingOptions): Exporter {
   const maxInFlight = Math.max(1, options.maxInFlight);
-  const pending = new Map<string, Waiting[]>(); // signal -> items waiting for a send slot
+  // signal (+ '\0zstd' for zstd items) -> items waiting for a send slot. zstd items merge with each
+  // other only: the concatenation of zstd frames is again a zstd stream of the concatenated requests.
+  const pending = new Map<string, Waiting[]>();
   let inFlight = 0;
   let scheduled = false;
 
-  const send = (batch: Waiting[], signal: string): void => {
+  const send = (batch: Waiting[], key: string): void => {
     inFlight++;
     const first = batch[0]?.item;
-    const item: ExportItem = batch.length === 1 && first !== undefined ? first : { signal, payload: mergePayloads(batch) };
+    const zstd = key.endsWith('\0zstd');
+    const signal = zstd ? key.slice(0, -5) : key;
+    const item: ExportItem =
+      batch.length === 1 && first !== undefined ? first : zstd ? { signal, payload: mergePayloads(batch), meta: { encoding: 'zstd' }, contentEncoding: 'zstd' } : { signal, payload: mergePayloads(batch) };
     inner.export(item).then(
       (r) => {
         for (const w of batch) w.resolve(r);
@@ -103,10 +115,11 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
     name: inner.name,
     export(item) {
       return new Promise<ExportResult>((resolve) => {
-        let list = pending.get(item.signal);
+        const key = encodingOf(item) === 'zstd' ? `${item.signal}\0zstd` : item.signal;
+        let list = pending.get(key);
         if (list === undefined) {
           list = [];
-          pending.set(item.signal, list);
+          pending.set(key, list);
         }
         list.push({ item, resolve });
         // Items the export loop hands over in one turn go out together.
@@ -123,5 +136,5 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
   };
 }
 
-export { createBatchingExporter };
+export { createBatchingExporter, encodingOf };
 export type { BatchingOptions };

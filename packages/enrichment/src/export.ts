@@ -1,13 +1,13 @@
 // The exporting side: @sextant/pipeline's exporter for the configured protocol, its retry
 // policy and export loop (ack only after the backend accepted; retryable → hold and back off;
 // permanent → counted dead letter). Wrapped to count the records the backend accepted.
-import { SextantError, createExportLoop, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
+import { SextantError, createExportLoop, inflateZstdFrames, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
 import type { Exporter, Logger, Queue, QueueItem } from '@sextant/pipeline';
 import type { EnrichmentConfig } from './config.ts';
 import { countRecords } from './count.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import type { ExportComponent } from './service.ts';
-import { createBatchingExporter } from './export-batch.ts';
+import { createBatchingExporter, encodingOf } from './export-batch.ts';
 import { toHecEvents } from './export-hec.ts';
 
 // The export loop leases this many items per backend request in flight, so that items waiting
@@ -43,6 +43,30 @@ function createExporter(config: EnrichmentConfig, logger: Logger): Exporter {
   }
 }
 
+/**
+ * Items stored as zstd frames (the compressed splice, enrich.ts): with otlp_http + zstd they leave
+ * as they are (no decompress, no recompress); every other exporter gets the decompressed request.
+ */
+function zstdItems(inner: Exporter, passThrough: boolean): Exporter {
+  return {
+    name: inner.name,
+    async export(item) {
+      if (encodingOf(item) !== 'zstd') return inner.export(item);
+      if (passThrough) return inner.export({ signal: item.signal, payload: item.payload, meta: item.meta, contentEncoding: 'zstd' });
+      let payload: Buffer;
+      try {
+        payload = await inflateZstdFrames(item.payload);
+      } catch (err) {
+        return { kind: 'failure', error: err as Error };
+      }
+      const m = item.meta;
+      const meta = m !== null && typeof m === 'object' && !Array.isArray(m) ? Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'encoding')) : m;
+      return inner.export({ signal: item.signal, payload, meta });
+    },
+    shutdown: () => inner.shutdown(),
+  };
+}
+
 function countingExporter(inner: Exporter, metrics: EnrichmentMetrics): Exporter {
   return {
     name: inner.name,
@@ -68,7 +92,8 @@ function sourceOf(item: QueueItem): string | undefined {
 
 function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: EnrichmentMetrics, logger: Logger): ExportComponent {
   const x = config.export;
-  const inner = createExporter(config, logger);
+  const passThrough = config.exporter.protocol === 'otlp_http' && config.exporter.compression === 'zstd';
+  const inner = zstdItems(createExporter(config, logger), passThrough);
   // The file exporter writes one line per item; the OTLP ones send merged batches.
   const batching = config.exporter.protocol !== 'file';
   const exporter = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes }) : inner;

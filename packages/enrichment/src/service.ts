@@ -51,6 +51,8 @@ interface ServiceParts<P> {
    * carries that source, so the export loop keeps each source's items in order.
    */
   coalesce: { maxBytes: number; maxItems: number; bySource?: boolean };
+  /** false: never keep zstd frames (every request is stored as protobuf). Default on. */
+  zstdSplice?: boolean;
   /** How long shutdown() lets in-flight requests finish before closing sockets. */
   shutdownGraceMs: number;
   logger: Logger;
@@ -122,7 +124,9 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     let outcome;
     try {
       protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
-      outcome = await enrichRequest(protobuf, signal, parts.splice, parts.metadata, parts.waitForPodMs);
+      // zstd bodies framed per resource by our node collector keep their records compressed (enrich.ts zstdSpliceParts).
+      const frames = format === 'protobuf' && parts.zstdSplice !== false ? body.zstdFrames : undefined;
+      outcome = await enrichRequest(protobuf, signal, parts.splice, parts.metadata, parts.waitForPodMs, frames);
     } catch (err) {
       if (!parts.isDecodeError(err)) throw err;
       const message = `malformed OTLP ${format} ${signal} request: ${(err as Error).message}`;
@@ -153,7 +157,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     try {
       // The record count travels with the queue item, so the export side need not walk the bytes again.
       const source = parts.coalesce.bySource === true ? (outcome.source ?? request.raw.socket.remoteAddress ?? '') : undefined;
-      result = await q.enqueue(signal, outcome.payload, outcome.payloadBytes, storedRecords, source);
+      result = await q.enqueue(signal, outcome.payload, outcome.payloadBytes, storedRecords, source, outcome.encoding);
     } catch (err) {
       log.error({ err, signal }, 'enqueue failed');
       const message = `the durable queue could not store the batch: ${(err as Error).message}`;

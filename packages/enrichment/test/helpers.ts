@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeLogsRequest, encodeLogsRequest, encodeMetricsRequest } from '@sextant/otlp';
+import { inflateZstdFrames } from '@sextant/pipeline';
 import type { ExportLogsServiceRequest } from '@sextant/otlp';
 
 type Attr = [string, string];
@@ -65,16 +66,21 @@ interface Sink {
   endpoint: string;
   logs: ExportLogsServiceRequest[];
   requests: number;
+  /** Content-Encoding and wire bytes of every request received. */
+  wire: Array<{ encoding: string | undefined; body: Buffer }>;
   /** Answer this status (and Retry-After) instead of 200 while set. */
   failWith: number | undefined;
   close(): Promise<void>;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: IncomingMessage, wire?: Sink['wire']): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const body = Buffer.concat(chunks);
-  return req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
+  wire?.push({ encoding: req.headers['content-encoding'], body });
+  const encoding = req.headers['content-encoding'];
+  if (encoding === 'zstd') return inflateZstdFrames(body); // every frame (node:zlib alone stops after the first)
+  return encoding === 'gzip' ? gunzipSync(body) : body;
 }
 
 /** Listens on 127.0.0.1 port 0; `close` drops open connections and stops listening. */
@@ -96,11 +102,12 @@ async function startSink(): Promise<Sink> {
     endpoint: '',
     logs: [],
     requests: 0,
+    wire: [],
     failWith: undefined,
     close: () => Promise.resolve(),
   };
   const server = createServer((req, res) => {
-    void readBody(req).then((body) => {
+    void readBody(req, sink.wire).then((body) => {
       sink.requests++;
       if (sink.failWith !== undefined) {
         res.writeHead(sink.failWith, { 'retry-after': '0' });

@@ -8,13 +8,13 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promises as dns } from 'node:dns';
 import { promisify } from 'node:util';
-import { gzip, zstdCompress } from 'node:zlib';
+import { gzip } from 'node:zlib';
+import { encodeZstdFramedLogs } from '@sextant/otlp';
 import type { ResolvedConfig } from './config.ts';
 import { clientTlsReader } from './tls.ts';
 import type { ClientTlsReader } from './tls.ts';
 
 const gzipP = promisify(gzip);
-const zstdP = promisify(zstdCompress);
 
 type ExportResult = { kind: 'ok' } | { kind: 'failure'; status: number; error: string } | { kind: 'aborted' };
 type AttemptResult = { kind: 'ok' } | { kind: 'retryable'; retryAfterMs?: number; error: string; endpointFault: boolean } | { kind: 'failure'; status: number; error: string };
@@ -294,7 +294,12 @@ class HttpExporter implements Exporter {
   }
 
   private async compress(raw: Uint8Array): Promise<Uint8Array> {
-    if (this.cfg.compression === 'zstd') return zstdP(raw);
+    // Frames H_i, R_i per resource (one zstd stream to any receiver): the enrichment service keeps
+    // the R frames compressed through to its export (@sextant/otlp encodeZstdFramedLogs).
+    if (this.cfg.compression === 'zstd') {
+      const frames = await encodeZstdFramedLogs(raw);
+      return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+    }
     if (this.cfg.compression === 'gzip') return gzipP(raw);
     return raw;
   }

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { zstdDecompressSync } from 'node:zlib';
+import { zstdDecodeAll } from './helpers/zstd.ts';
 import { decodeLogsRequest } from '@sextant/otlp';
 import type { LogRecord } from '@sextant/otlp';
 import { createJournaldSource, createNodeCollector, mapPriority, openJournalDirectory } from '../src/index.ts';
@@ -119,7 +119,7 @@ async function receiver(t: { after(fn: () => Promise<void>): void }): Promise<Re
         return;
       }
       let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
+      if (req.headers['content-encoding'] === 'zstd') body = zstdDecodeAll(body);
       for (const rl of decodeLogsRequest(body).resourceLogs) {
         r.resources.push(Object.fromEntries((rl.resource?.attributes ?? []).map((kv) => [kv.key, kv.value?.value.value])));
         for (const sl of rl.scopeLogs) r.records.push(...sl.logRecords);

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { zstdDecompressSync, gunzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
+import { zstdDecodeAll } from './helpers/zstd.ts';
 import { encodeMetricsRequest } from '@sextant/otlp';
 import { createNodeCollector, resolveConfig } from '../src/index.ts';
 import { fetchSummary } from '../src/kubelet/client.ts';
@@ -84,7 +85,7 @@ async function startMetricsReceiver(t: { after(fn: () => Promise<void>): void })
     req.on('end', () => {
       paths.push(req.url ?? '');
       let body: Buffer = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
+      if (req.headers['content-encoding'] === 'zstd') body = zstdDecodeAll(body);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       if (req.url === '/v1/metrics' && req.headers['content-type'] === 'application/x-protobuf') requests.push(flattenMetrics(body));
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();

@@ -18,6 +18,12 @@ export interface ExportItem {
   /** Opaque bytes, e.g. an OTLP Export*ServiceRequest protobuf. */
   payload: Uint8Array;
   meta?: JsonValue | undefined;
+  /**
+   * 'zstd': `payload` is already zstd frames (the enrichment service's compressed splice). The
+   * otlp_http exporter with zstd compression sends them as they are; other exporters must be
+   * given the decompressed bytes (inflateZstdFrames).
+   */
+  contentEncoding?: 'zstd' | undefined;
 }
 
 export interface Exporter {

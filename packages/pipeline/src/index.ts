@@ -22,6 +22,8 @@ export {
   rejectionResponse,
   responseFormatOf,
   successResponse,
+  inflateZstdFrames,
+  walkZstdFrames,
 } from './ingest/index.ts';
 export type {
   ContentEncoding,
@@ -34,6 +36,9 @@ export type {
   OtlpFormat,
   OtlpSignal,
   PartialSuccess,
+  ZstdFrame,
+  ZstdFrameSpan,
+  ZstdFrameWalk,
 } from './ingest/index.ts';
 export { configDocs, defineConfig, envName, loadConfig, parseBytes, parseDuration, s } from './config.ts';
 export type { Field, FieldInfo, Infer, LoadConfigOptions, ObjectField, SecretSource } from './config.ts';

@@ -4,6 +4,7 @@
 import { headerReader } from './secrets.ts';
 import { partialSuccess } from './proto.ts';
 import { tlsReader } from './tls.ts';
+import { inflateZstdFrames } from './ingest/zstd-frames.ts';
 import { compress, createHttpClient, networkError, parseRetryAfter, retryable, statusError } from './exporter.ts';
 import type { Compression, ExportResult, Exporter } from './exporter.ts';
 import type { SecretSource } from './config.ts';
@@ -49,7 +50,13 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
       let res;
       try {
         const h = await headers();
-        const body = await compress(item.payload, compression, options.compressionLevel);
+        // A precompressed zstd payload goes out as it is when zstd is the configured compression.
+        const body =
+          item.contentEncoding !== 'zstd'
+            ? await compress(item.payload, compression, options.compressionLevel)
+            : compression === 'zstd'
+              ? item.payload
+              : await compress(await inflateZstdFrames(item.payload), compression, options.compressionLevel);
         const material = url.protocol === 'https:' ? await tls() : undefined;
         res = await client.post(url, body, {
           ...h,

@@ -2,7 +2,8 @@
 // hands the records to the test, then answers 200. It can be told to answer 503 or to stop listening.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
+import { zstdDecodeAll } from './zstd.ts';
 import { decodeLogsRequest } from './otlp-decode.ts';
 import type { DecodedResourceLogs } from './otlp-decode.ts';
 
@@ -48,7 +49,7 @@ async function startReceiver(onBatch: (rl: DecodedResourceLogs) => void, fixedPo
           let body = Buffer.concat(chunks);
           const enc = req.headers['content-encoding'];
           encodings.add(enc ?? 'identity');
-          if (enc === 'zstd') body = zstdDecompressSync(body);
+          if (enc === 'zstd') body = zstdDecodeAll(body);
           else if (enc === 'gzip') body = gunzipSync(body);
           for (const rl of decodeLogsRequest(body)) onBatch(rl);
           requests++;

@@ -2,7 +2,7 @@
 // each POST body (zstd or identity) is decoded and handed to the test, then answered 200.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { zstdDecompressSync } from 'node:zlib';
+import { zstdDecodeAll } from './zstd.ts';
 import { decodeLogsRequest } from '@sextant/otlp';
 import type { ExportLogsServiceRequest } from '@sextant/otlp';
 
@@ -13,7 +13,7 @@ async function startLogsSink(t: { after(fn: () => Promise<void>): void }, onRequ
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
+      if (req.headers['content-encoding'] === 'zstd') body = zstdDecodeAll(body);
       onRequest(decodeLogsRequest(body));
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });

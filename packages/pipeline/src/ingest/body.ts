@@ -10,6 +10,7 @@ import { gunzip, gunzipSync, zstdDecompress, zstdDecompressSync } from 'node:zli
 import { ingestRejection } from './rejections.ts';
 import type { IngestRejection } from './rejections.ts';
 import type { OtlpFormat } from './wire.ts';
+import { walkZstdFrames } from './zstd-frames.ts';
 
 /** Size limits of one request, in bytes. */
 interface IngestLimits {
@@ -32,6 +33,20 @@ interface OtlpBody {
   body: Buffer;
   /** Bytes received on the wire, before decompression. */
   wireBytes: number;
+  /**
+   * zstd bodies whose every frame declared its content size (and no skippable frames): each
+   * frame's compressed bytes (a view of the wire body) and the range of `body` it decoded to.
+   * Lets a receiver keep frames compressed (the enrichment service's compressed splice).
+   */
+  zstdFrames?: ZstdFrameSpan[];
+}
+
+/** One zstd frame of a received body: its wire bytes and what it decoded to. */
+interface ZstdFrameSpan {
+  wire: Uint8Array;
+  /** Range of OtlpBody.body that this frame decoded to. */
+  start: number;
+  end: number;
 }
 
 type OtlpBodyResult = OtlpBody | IngestRejection;
@@ -173,6 +188,70 @@ function inflate(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedBytes: numbe
   });
 }
 
+function inflateFrame(frame: Buffer, maxOutputLength: number): Promise<Buffer> {
+  if (frame.length <= SYNC_INFLATE_MAX_WIRE_BYTES) {
+    try {
+      return Promise.resolve(zstdDecompressSync(frame, { maxOutputLength }));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  const chunkSize = Math.max(64, Math.min(maxOutputLength, ASYNC_INFLATE_MAX_CHUNK, Math.max(64 * 1024, frame.length * 8)));
+  return new Promise((resolve, reject) => {
+    zstdDecompress(frame, { maxOutputLength, chunkSize }, (err, out) => (err === null ? resolve(out) : reject(err)));
+  });
+}
+
+// zstd, frame by frame: node:zlib's decoder stops after the first frame of a body and drops the
+// rest without an error, while a zstd body may be several concatenated frames (RFC 8878 §3.1).
+// When every frame declares its content size, the sum counts against maxDecodedBytes before any
+// inflating, and each frame may not expand past its own declared size (a lying header is a 400,
+// never a large allocation).
+async function inflateZstd(wire: Buffer, maxDecodedBytes: number): Promise<{ kind: 'ok'; body: Buffer; frames?: ZstdFrameSpan[] } | IngestRejection> {
+  const walk = walkZstdFrames(wire);
+  if (walk.kind === 'malformed') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body could not be decompressed: ${walk.reason}`);
+  const frames = walk.frames;
+  if (frames.some((f) => f.dictionary)) return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', 'zstd body names a dictionary; only frames without a dictionary are accepted');
+  if (frames.length === 1 && walk.skippable === 0) {
+    const only = frames[0] as (typeof frames)[number];
+    if (only.contentSize === undefined || only.contentSize > maxDecodedBytes) return inflate('zstd', wire, maxDecodedBytes);
+  }
+  let declared = 0;
+  let allDeclared = true;
+  for (const f of frames) {
+    if (f.contentSize === undefined) allDeclared = false;
+    else declared += f.contentSize;
+  }
+  if (declared > maxDecodedBytes) {
+    return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `zstd body declares ${declared} decoded bytes, over the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
+  }
+  const pieces: Buffer[] = [];
+  const spans: ZstdFrameSpan[] = [];
+  let total = 0;
+  for (const f of frames) {
+    const frame = wire.subarray(f.start, f.end);
+    const cap = f.contentSize ?? maxDecodedBytes - total;
+    let out: Buffer;
+    try {
+      out = await inflateFrame(frame, Math.max(1, cap));
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'ERR_BUFFER_TOO_LARGE' && f.contentSize === undefined) return inflateRejection('zstd', wire, maxDecodedBytes, e);
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd frame at byte ${f.start} expands past its declared content size of ${f.contentSize} bytes`);
+      return inflateRejection('zstd', wire, maxDecodedBytes, e);
+    }
+    if (f.contentSize !== undefined && out.length !== f.contentSize) {
+      return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd frame at byte ${f.start} decoded to ${out.length} bytes, not its declared ${f.contentSize}`);
+    }
+    spans.push({ wire: frame, start: total, end: total + out.length });
+    pieces.push(out);
+    total += out.length;
+    if (total > maxDecodedBytes) return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `zstd body expands past the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
+  }
+  const body = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, total);
+  return allDeclared && walk.skippable === 0 ? { kind: 'ok', body, frames: spans } : { kind: 'ok', body };
+}
+
 /**
  * Reads and decompresses one OTLP/HTTP request body. Never throws: every problem is an
  * IngestRejection carrying its HTTP status (400, 413 or 415).
@@ -188,6 +267,13 @@ async function readOtlpBody(payload: Readable, headers: IncomingHttpHeaders, lim
       return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `request body of ${wireBytes} bytes exceeds the limit of ${limits.maxDecodedBytes} bytes`);
     }
     return { kind: 'ok', format: negotiated.format, encoding: 'identity', body: wire.body, wireBytes };
+  }
+  if (negotiated.encoding === 'zstd') {
+    const z = await inflateZstd(wire.body, limits.maxDecodedBytes);
+    if (z.kind === 'rejected') return z;
+    const ok: OtlpBody = { kind: 'ok', format: negotiated.format, encoding: 'zstd', body: z.body, wireBytes };
+    if (z.frames !== undefined) ok.zstdFrames = z.frames;
+    return ok;
   }
   const inflated = await inflate(negotiated.encoding, wire.body, limits.maxDecodedBytes);
   if (inflated.kind === 'rejected') return inflated;
@@ -207,4 +293,4 @@ function createOtlpBodyParser(
 }
 
 export { DEFAULT_INGEST_LIMITS, createOtlpBodyParser, negotiateOtlpRequest, readOtlpBody, responseFormatOf };
-export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult };
+export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult, ZstdFrameSpan };

@@ -1,0 +1,150 @@
+// The compressed splice (enrich.ts zstdSpliceParts): zstd bodies framed per resource the way the
+// node collector sends them keep their records compressed from ingest to the backend, and export
+// exactly what the protobuf path exports.
+import { test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { createEnrichmentService } from '@sextant/enrichment';
+import { encodeZstdFramedLogs } from '@sextant/otlp';
+import type { ExportLogsServiceRequest } from '@sextant/otlp';
+import { silentLogger } from '@sextant/pipeline';
+import { logsRequest, metricValue, startSink, tempDir, waitUntil } from './helpers.ts';
+import type { Sink } from './helpers.ts';
+
+const pod = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: `pod-${i}`, namespace: 'shop', uid: `uid-${i}`, labels: { app: `app-${i % 3}` }, ...extra },
+  spec: { nodeName: 'node-1', containers: [{ name: 'app', image: `ghcr.io/example/app:${i}` }] },
+  status: { phase: 'Running', podIP: `10.0.0.${i + 1}`, podIPs: [{ ip: `10.0.0.${i + 1}` }] },
+});
+const EXCLUDED = 9;
+const objects = [
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', uid: 'ns-shop', labels: { team: 'payments' } } },
+  { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', uid: 'node-1' } },
+  ...Array.from({ length: EXCLUDED }, (_, i) => pod(i)),
+  pod(EXCLUDED, { annotations: { 'sextant.io/exclude': 'true' } }),
+];
+
+interface Harness {
+  sink: Sink;
+  metrics(): Promise<string>;
+  post(body: Uint8Array): Promise<number>;
+}
+
+async function start(t: { after: (fn: () => Promise<void>) => void }, compression: 'zstd' | 'gzip' | 'none'): Promise<Harness> {
+  const cleanups: Array<() => Promise<void>> = [];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  const dir = await tempDir('sextant-zstd-splice-');
+  cleanups.push(() => dir.remove());
+  const objectsPath = join(dir.path, 'objects.json');
+  await writeFile(objectsPath, JSON.stringify({ kind: 'List', items: objects }));
+  const sink = await startSink();
+  cleanups.push(() => sink.close());
+  const service = createEnrichmentService(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      limits: { maxBodyBytes: 1024 * 1024, maxDecodedBytes: 4 * 1024 * 1024 },
+      metadata: { source: 'file', path: objectsPath, clusterName: 'test-cluster', waitForPod: 50 },
+      queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
+      exporter: { protocol: 'otlp_http', endpoint: sink.endpoint, compression },
+      export: { initialBackoff: 50, maxBackoff: 200 },
+    },
+    { logger: silentLogger() },
+  );
+  cleanups.push(() => service.shutdown());
+  await service.start();
+  await waitUntil('ready', () => service.ready());
+  const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
+  return {
+    sink,
+    metrics: () => service.metricsText(),
+    async post(body) {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'zstd' }, body });
+      await res.arrayBuffer();
+      return res.status;
+    },
+  };
+}
+
+// A small deterministic PRNG, so a failure names its seed.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A request of 2-5 resources: known pods, the excluded pod, an unknown pod, no pod key; at least one exported. */
+function randomRequest(seed: number): Uint8Array {
+  const r = rng(seed);
+  const n = 2 + Math.floor(r() * 4);
+  const resources = Array.from({ length: n }, (_, i) => {
+    const kind = i === 0 ? 0 : Math.floor(r() * 4);
+    const p = Math.floor(r() * EXCLUDED);
+    const attributes: Array<[string, string]> =
+      kind === 0 ? [['k8s.pod.uid', `uid-${p}`], ['k8s.container.name', 'app']] : kind === 1 ? [['k8s.pod.uid', `uid-${EXCLUDED}`]] : kind === 2 ? [['k8s.pod.uid', 'nobody']] : [['host.name', `h${seed}`]];
+    attributes.push(['log.file.path', `/var/log/pods/x_${seed}_${i}/0.log`]);
+    return { attributes, records: 1 + Math.floor(r() * 40), body: `seed ${seed} resource ${i} GET /api/${Math.floor(r() * 1e6)}` };
+  });
+  return logsRequest(resources);
+}
+
+async function exportOf(h: Harness, body: Uint8Array): Promise<ExportLogsServiceRequest> {
+  const before = h.sink.logs.length;
+  t0Assert(await h.post(body) === 200, 'request accepted');
+  await waitUntil('export', () => h.sink.logs.length === before + 1);
+  return h.sink.logs[before] as ExportLogsServiceRequest;
+}
+
+function t0Assert(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`expected: ${what}`);
+}
+
+for (const compression of ['zstd', 'gzip'] as const) {
+  void test(`framed zstd requests export exactly what the same requests as one frame export (export compression ${compression})`, async (t) => {
+    const h = await start(t, compression);
+    for (let seed = 1; seed <= 12; seed++) {
+      const request = randomRequest(seed);
+      const frames = await encodeZstdFramedLogs(request);
+      const framed = await exportOf(h, Buffer.concat(frames));
+      const framedWire = h.sink.wire.at(-1);
+      const single = await exportOf(h, zstdCompressSync(request));
+      t.assert.deepEqual(framed, single, `seed ${seed}`);
+      if (compression === 'zstd') {
+        // Pass-through: the client's R frames reach the backend byte for byte.
+        t.assert.equal(framedWire?.encoding, 'zstd');
+        // (excluded resources drop theirs; resource 0 is always a known pod).
+        t.assert.equal(framedWire?.body.includes(frames[1] as Buffer), true, `seed ${seed}: first R frame passed through`);
+        let passed = 0;
+        for (let i = 1; i < frames.length; i += 2) if (framedWire?.body.includes(frames[i] as Buffer) === true) passed++;
+        t.assert.equal(passed, framed.resourceLogs.length, `seed ${seed}: one R frame per exported resource`);
+      } else {
+        t.assert.equal(framedWire?.encoding, 'gzip');
+      }
+    }
+    const text = await h.metrics();
+    t.assert.equal(metricValue(text, 'sextant_enrichment_requests_total{signal="logs",code="200"}'), 24);
+  });
+}
+
+void test('a framed request whose records are malformed is a 400 and never exported', async (t) => {
+  const h = await start(t, 'zstd');
+  const good = logsRequest([{ attributes: [['k8s.pod.uid', 'uid-1']], records: 3 }]);
+  const frames = await encodeZstdFramedLogs(good);
+  t.assert.equal(frames.length, 2);
+  // R replaced by bytes of the same length that do not parse (a scope_logs field running past the end).
+  const rLen = good.length - zstdDecompressSync(frames[0] as Buffer).length;
+  const bad = Buffer.alloc(rLen, 0);
+  bad[0] = 0x12;
+  bad[1] = 0x7f;
+  const status = await h.post(Buffer.concat([frames[0] as Buffer, zstdCompressSync(bad, { pledgedSrcSize: bad.length })]));
+  t.assert.equal(status, 400);
+  t.assert.equal(await h.post(Buffer.concat(frames)), 200);
+  await waitUntil('export', () => h.sink.logs.length === 1);
+  t.assert.equal(h.sink.logs[0]?.resourceLogs[0]?.scopeLogs[0]?.logRecords.length, 3, 'only the good request was exported');
+});
