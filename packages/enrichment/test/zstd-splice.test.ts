@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { createEnrichmentService } from '@sextant/enrichment';
-import { encodeZstdFramedLogs } from '@sextant/otlp';
+import { decodeLogsRequest, encodeZstdFramedLogs } from '@sextant/otlp';
 import type { ExportLogsServiceRequest } from '@sextant/otlp';
 import { silentLogger } from '@sextant/pipeline';
 import { logsRequest, metricValue, startSink, tempDir, waitUntil } from './helpers.ts';
@@ -33,23 +33,36 @@ interface Harness {
   post(body: Uint8Array): Promise<number>;
 }
 
-async function start(t: { after: (fn: () => Promise<void>) => void }, compression: 'zstd' | 'gzip' | 'none'): Promise<Harness> {
+interface Shared {
+  dir: string;
+  sink: Sink;
+}
+
+async function start(t: { after: (fn: () => Promise<void>) => void }, compression: 'zstd' | 'gzip' | 'none', shared?: Shared): Promise<Harness & { shared: Shared; stop: () => Promise<void> }> {
   const cleanups: Array<() => Promise<void>> = [];
   t.after(async () => {
     for (const fn of cleanups.reverse()) await fn();
   });
-  const dir = await tempDir('sextant-zstd-splice-');
-  cleanups.push(() => dir.remove());
-  const objectsPath = join(dir.path, 'objects.json');
+  let dir = shared?.dir;
+  if (dir === undefined) {
+    const d = await tempDir('sextant-zstd-splice-');
+    cleanups.push(() => d.remove());
+    dir = d.path;
+  }
+  const objectsPath = join(dir, 'objects.json');
   await writeFile(objectsPath, JSON.stringify({ kind: 'List', items: objects }));
-  const sink = await startSink();
-  cleanups.push(() => sink.close());
+  let sink = shared?.sink;
+  if (sink === undefined) {
+    const s = await startSink();
+    cleanups.push(() => s.close());
+    sink = s;
+  }
   const service = createEnrichmentService(
     {
       listen: { host: '127.0.0.1', port: 0 },
       limits: { maxBodyBytes: 1024 * 1024, maxDecodedBytes: 4 * 1024 * 1024 },
       metadata: { source: 'file', path: objectsPath, clusterName: 'test-cluster', waitForPod: 50 },
-      queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
+      queue: { dir: join(dir, 'queue'), maxBytes: 64 * 1024 * 1024 },
       exporter: { protocol: 'otlp_http', endpoint: sink.endpoint, compression },
       export: { initialBackoff: 50, maxBackoff: 200 },
     },
@@ -61,6 +74,8 @@ async function start(t: { after: (fn: () => Promise<void>) => void }, compressio
   const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
   return {
     sink,
+    shared: { dir, sink },
+    stop: () => service.shutdown(),
     metrics: () => service.metricsText(),
     async post(body) {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'zstd' }, body });
@@ -148,3 +163,36 @@ void test('a framed request whose records are malformed is a 400 and never expor
   await waitUntil('export', () => h.sink.logs.length === 1);
   t.assert.equal(h.sink.logs[0]?.resourceLogs[0]?.scopeLogs[0]?.logRecords.length, 3, 'only the good request was exported');
 });
+
+void test('zstd items stored for an otlp_http zstd export are inflated when the service restarts with gzip export', async (t) => {
+  const first = await start(t, 'zstd');
+  first.sink.failWith = 503; // the backend is down: the items stay in the queue
+  const requests = [randomRequest(101), randomRequest(102)];
+  for (const r of requests) t.assert.equal(await first.post(Buffer.concat(await encodeZstdFramedLogs(r))), 200);
+  await waitUntil('an export attempt', () => first.sink.requests > 0);
+  await first.stop();
+  first.sink.failWith = undefined;
+  const before = first.sink.wire.length;
+  const second = await start(t, 'gzip', first.shared);
+  await waitUntil('export', () => second.sink.logs.length > 0 && countLogs(second.sink.logs) === expectedRecords(requests));
+  for (const w of second.sink.wire.slice(before)) t.assert.equal(w.encoding, 'gzip');
+  await second.stop(); // before the first harness's cleanup removes the shared queue dir
+});
+
+function countLogs(logs: readonly ExportLogsServiceRequest[]): number {
+  let n = 0;
+  for (const l of logs) for (const rl of l.resourceLogs) for (const sl of rl.scopeLogs) n += sl.logRecords.length;
+  return n;
+}
+
+/** Records of the resources that are not excluded. */
+function expectedRecords(requests: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const r of requests) {
+    for (const rl of decodeLogsRequest(r).resourceLogs) {
+      if (rl.resource?.attributes.some((a) => a.key === 'k8s.pod.uid' && a.value?.value.value === `uid-${EXCLUDED}`) === true) continue;
+      for (const sl of rl.scopeLogs) n += sl.logRecords.length;
+    }
+  }
+  return n;
+}
