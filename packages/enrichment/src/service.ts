@@ -171,6 +171,8 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     return answer(format, successResponse(signal, format));
   }
 
+  let lastRefusalLog = 0;
+  let refusedSinceLog = 0;
   // 401 + OTLP Status (gRPC UNAUTHENTICATED) for a connection without a trusted client certificate;
   // the connection is closed, since its certificate cannot change (the client reconnects with a new one).
   function refuseUnauthenticated(tls: ListenTls, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
@@ -178,7 +180,15 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     if (why === undefined) return undefined;
     const signal: SpliceSignal = request.url.startsWith('/v1/metrics') ? 'metrics' : 'logs';
     metrics.requests.inc({ signal, code: '401' });
-    log.warn({ peer: request.raw.socket.remoteAddress, url: request.url, reason: why }, 'OTLP request refused: client certificate');
+    // At most one line per 10 s (with the count since the last): any peer can provoke refusals, and
+    // requests_total{code="401"} counts every one.
+    refusedSinceLog++;
+    const now = Date.now();
+    if (now - lastRefusalLog >= 10_000) {
+      log.warn({ peer: request.raw.socket.remoteAddress, url: request.url, reason: why, refused: refusedSinceLog }, 'OTLP request refused: client certificate');
+      lastRefusalLog = now;
+      refusedSinceLog = 0;
+    }
     const format = responseFormatOf(request.headers);
     const message = new EnrichmentError('SEXTANT_ENRICHMENT_UNAUTHENTICATED', why).message;
     return send(reply, { statusCode: 401, headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf', connection: 'close' }, body: encodeRpcStatus(GRPC_UNAUTHENTICATED, message, format) });
