@@ -50,7 +50,8 @@ void test('zstd pass-through: the real collector receives every record of every 
   const sent = new Map<string, string[]>(); // pod uid -> bodies
   for (let req = 0; req < 3; req++) {
     const resources = pods.map((p, i) => {
-      const bodies = Array.from({ length: 20 + i * 7 }, (_, j) => `req ${req} pod ${i} line ${j} GET /api/${(req * 131 + i * 17 + j * 7) % 1000}`);
+      // ~100 B records, 60+ per resource: above the 4 KiB per resource the compressed splice needs.
+      const bodies = Array.from({ length: 60 + i * 7 }, (_, j) => `req ${req} pod ${i} line ${j} GET /api/${(req * 131 + i * 17 + j * 7) % 1000} 200 ${'ua'.repeat(30)}`);
       sent.set(`${p.metadata.uid}/${req}`, bodies);
       return { attributes: [['k8s.pod.uid', p.metadata.uid], ['k8s.container.name', 'app']] as const, bodies };
     });

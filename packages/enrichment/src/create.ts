@@ -94,9 +94,6 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     limits: config.limits,
     waitForPodMs: md.waitForPod,
     coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests, bySource: config.export.order === 'source' },
-    // Only an otlp_http zstd export sends stored zstd frames as they are; any other export would
-    // inflate them again, so requests are stored as protobuf (README "zstd pass-through").
-    zstdSplice: config.exporter.protocol === 'otlp_http' && config.exporter.compression === 'zstd',
     shutdownGraceMs: config.shutdownGrace,
     logger,
     splice: { readResources, rewriteResources, rewriteResourcesParts },

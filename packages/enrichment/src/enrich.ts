@@ -198,6 +198,8 @@ function writeVarint(value: number): number[] {
   return out;
 }
 
+const ZSTD_SPLICE_MIN_RESOURCE_BYTES = 4096;
+
 /** Per resource: the decoded range of its `resource` field, and its R frame. */
 interface ZstdPair {
   resourceStart: number;
@@ -213,6 +215,9 @@ interface ZstdPair {
  */
 function zstdSpliceLayout(bytes: Uint8Array, frames: readonly ZstdFrameSpan[], resources: number): ZstdPair[] | undefined {
   if (frames.length === 0 || frames.length % 2 !== 0 || frames.length / 2 !== resources) return undefined;
+  // Each H' costs a splice call and a zstd call (~10-20 µs); with small resources that costs more
+  // than compressing the whole request at export, so those requests are stored as protobuf.
+  if (bytes.length / resources < ZSTD_SPLICE_MIN_RESOURCE_BYTES) return undefined;
   const pairs: ZstdPair[] = [];
   let at = 0;
   for (let i = 0; i < frames.length; i += 2) {

@@ -51,8 +51,6 @@ interface ServiceParts<P> {
    * carries that source, so the export loop keeps each source's items in order.
    */
   coalesce: { maxBytes: number; maxItems: number; bySource?: boolean };
-  /** false: never keep zstd frames (every request is stored as protobuf). Default on. */
-  zstdSplice?: boolean;
   /** How long shutdown() lets in-flight requests finish before closing sockets. */
   shutdownGraceMs: number;
   logger: Logger;
@@ -125,7 +123,7 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     try {
       protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
       // zstd bodies framed per resource by our node collector keep their records compressed (enrich.ts zstdSpliceParts).
-      const frames = format === 'protobuf' && parts.zstdSplice !== false ? body.zstdFrames : undefined;
+      const frames = format === 'protobuf' ? body.zstdFrames : undefined;
       outcome = await enrichRequest(protobuf, signal, parts.splice, parts.metadata, parts.waitForPodMs, frames);
     } catch (err) {
       if (!parts.isDecodeError(err)) throw err;

@@ -104,7 +104,8 @@ function randomRequest(seed: number): Uint8Array {
     const attributes: Array<[string, string]> =
       kind === 0 ? [['k8s.pod.uid', `uid-${p}`], ['k8s.container.name', 'app']] : kind === 1 ? [['k8s.pod.uid', `uid-${EXCLUDED}`]] : kind === 2 ? [['k8s.pod.uid', 'nobody']] : [['host.name', `h${seed}`]];
     attributes.push(['log.file.path', `/var/log/pods/x_${seed}_${i}/0.log`]);
-    return { attributes, records: 1 + Math.floor(r() * 40), body: `seed ${seed} resource ${i} GET /api/${Math.floor(r() * 1e6)}` };
+    // 40-80 records of ~150 B: above the 4 KiB per resource under which requests are stored as protobuf.
+    return { attributes, records: 40 + Math.floor(r() * 40), body: `seed ${seed} resource ${i} GET /api/${Math.floor(r() * 1e6)} ${'x'.repeat(100)}` };
   });
   return logsRequest(resources);
 }
@@ -164,7 +165,7 @@ void test('a framed request whose records are malformed is a 400 and never expor
   t.assert.equal(h.sink.logs[0]?.resourceLogs[0]?.scopeLogs[0]?.logRecords.length, 3, 'only the good request was exported');
 });
 
-void test('zstd items stored for an otlp_http zstd export are inflated when the service restarts with gzip export', async (t) => {
+void test('zstd items in the queue are inflated for a gzip export, also after a restart that changed the export compression', async (t) => {
   const first = await start(t, 'zstd');
   first.sink.failWith = 503; // the backend is down: the items stay in the queue
   const requests = [randomRequest(101), randomRequest(102)];

@@ -113,3 +113,12 @@ void test('a frame whose declared content size lies is a 400, and a declared siz
   if (r3.kind === 'rejected') t.assert.equal(r3.statusCode, 413);
   t.assert.equal(process.memoryUsage().arrayBuffers - before < 8 * 1024 * 1024, true, 'nothing large was allocated');
 });
+
+void test('a body of more frames than any client sends is a 400 without inflating them', async (t) => {
+  const tiny = frame(1, [rawBlock(Buffer.from('x'))]);
+  const r = await read(Buffer.concat(Array.from({ length: 8193 }, () => tiny)));
+  t.assert.equal(r.kind, 'rejected');
+  if (r.kind === 'rejected') t.assert.equal(r.statusCode, 400);
+  const ok = await read(Buffer.concat(Array.from({ length: 100 }, () => tiny)));
+  t.assert.equal(ok.kind === 'ok' ? ok.body.toString() : '', 'x'.repeat(100));
+});

@@ -202,6 +202,11 @@ function inflateFrame(frame: Buffer, maxOutputLength: number): Promise<Buffer> {
   });
 }
 
+// Each frame is one zlib call (a few µs even when tiny): without a cap, 16 MiB of 9-byte frames
+// would be ~1.8 million calls. The node collector sends two frames per resource, and a request
+// holds at most batch.maxRecords (2,000) resources.
+const MAX_ZSTD_FRAMES = 8192;
+
 // zstd, frame by frame: node:zlib's decoder stops after the first frame of a body and drops the
 // rest without an error, while a zstd body may be several concatenated frames (RFC 8878 §3.1).
 // When every frame declares its content size, the sum counts against maxDecodedBytes before any
@@ -211,6 +216,9 @@ async function inflateZstd(wire: Buffer, maxDecodedBytes: number): Promise<{ kin
   const walk = walkZstdFrames(wire);
   if (walk.kind === 'malformed') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body could not be decompressed: ${walk.reason}`);
   const frames = walk.frames;
+  if (frames.length + walk.skippable > MAX_ZSTD_FRAMES) {
+    return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body has ${frames.length + walk.skippable} frames; at most ${MAX_ZSTD_FRAMES} are accepted`);
+  }
   if (frames.some((f) => f.dictionary)) return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', 'zstd body names a dictionary; only frames without a dictionary are accepted');
   if (frames.length === 1 && walk.skippable === 0) {
     const only = frames[0] as (typeof frames)[number];
