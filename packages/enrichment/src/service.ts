@@ -82,6 +82,8 @@ interface EnrichmentService {
 
 const GRPC_UNAUTHENTICATED = 16;
 
+const ZSTD_FRAMES_HEADER = 'sextant-zstd-frames';
+
 function send(reply: FastifyReply, res: IngestResponse): FastifyReply {
   return reply.code(res.statusCode).headers(res.headers).send(res.body);
 }
@@ -101,6 +103,9 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     const body = request.body as OtlpBodyResult | undefined;
     const answer = (_format: OtlpFormat, res: IngestResponse): FastifyReply => {
       metrics.requests.inc({ signal, code: String(res.statusCode) });
+      // tells the node collector that this service reads every frame of a zstd body (it sends one
+      // frame until an endpoint has said so; see packages/node-collector/src/exporter.ts)
+      if (res.statusCode === 200) reply.header(ZSTD_FRAMES_HEADER, '1');
       return send(reply, res);
     };
     if (body === undefined) {

@@ -115,6 +115,7 @@ void test('logs are enriched from the pod, its workload, namespace and node, and
   const res = await h.post('/v1/logs', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, gzipSync(logsRequest([{ attributes: collectorAttrs, records: 5 }])));
   t.assert.equal(res.status, 200);
   t.assert.equal(res.body.length, 0, 'full success is an empty ExportLogsServiceResponse');
+  t.assert.equal(res.headers.get('sextant-zstd-frames'), '1', 'tells the node collector it reads multi-frame zstd bodies');
   await waitUntil('export', () => h.sink.logs.length === 1);
   const [resource] = resourceAttrs(h.sink.logs[0] as never);
   const got = new Map(resource);

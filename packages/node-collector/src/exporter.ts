@@ -8,13 +8,14 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promises as dns } from 'node:dns';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, zstdCompress } from 'node:zlib';
 import { encodeZstdFramedLogs } from '@sextant/otlp';
 import type { ResolvedConfig } from './config.ts';
 import { clientTlsReader } from './tls.ts';
 import type { ClientTlsReader } from './tls.ts';
 
 const gzipP = promisify(gzip);
+const zstdP = promisify(zstdCompress);
 
 type ExportResult = { kind: 'ok' } | { kind: 'failure'; status: number; error: string } | { kind: 'aborted' };
 type AttemptResult = { kind: 'ok' } | { kind: 'retryable'; retryAfterMs?: number; error: string; endpointFault: boolean } | { kind: 'failure'; status: number; error: string };
@@ -25,7 +26,17 @@ interface Endpoint {
   unhealthyUntil: number;
   /** TLS name to verify; undefined: the host. */
   serverName: string | undefined;
+  /** The endpoint said (ZSTD_FRAMES_HEADER on a 2xx) that it reads every frame of a zstd body. */
+  zstdFrames?: boolean;
 }
+
+/**
+ * Response header by which an enrichment service says it reads multi-frame zstd bodies. Until an
+ * endpoint has said so, it gets one frame: a receiver on node:zlib's zstd decoder (an enrichment
+ * service from before the framed bodies) reads only the first frame, so framing must be negotiated,
+ * never assumed (a mid-rollout mix of versions would otherwise refuse batches).
+ */
+const ZSTD_FRAMES_HEADER = 'sextant-zstd-frames';
 
 /** The part of a pino logger the exporter uses. */
 interface ExporterLog {
@@ -218,7 +229,13 @@ class HttpExporter implements Exporter {
   }
 
   async export(raw: Uint8Array): Promise<ExportResult> {
-    const body = await this.compress(raw);
+    // zstd: the framed body for endpoints that read frames, one frame for the others; each made once
+    let single: Promise<Uint8Array> | undefined;
+    let framed: Promise<Uint8Array> | undefined;
+    const bodyFor = (ep: Endpoint): Promise<Uint8Array> => {
+      if (this.cfg.compression !== 'zstd' || ep.zstdFrames !== true) return (single ??= this.compress(raw));
+      return (framed ??= this.compressFramed(raw));
+    };
     let attempt = 0;
     while (!this.stopped) {
       const ep = this.pick();
@@ -227,7 +244,7 @@ class HttpExporter implements Exporter {
         await this.sleep(this.backoff(attempt++));
         continue;
       }
-      const r = await this.attempt(ep, body);
+      const r = await this.attempt(ep, await bodyFor(ep));
       if (r.kind === 'ok') {
         this.tlsSuspect = false;
         this.report(ep, undefined);
@@ -294,14 +311,15 @@ class HttpExporter implements Exporter {
   }
 
   private async compress(raw: Uint8Array): Promise<Uint8Array> {
-    // Frames H_i, R_i per resource (one zstd stream to any receiver): the enrichment service keeps
-    // the R frames compressed through to its export (@sextant/otlp encodeZstdFramedLogs).
-    if (this.cfg.compression === 'zstd') {
-      const frames = await encodeZstdFramedLogs(raw);
-      return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-    }
+    if (this.cfg.compression === 'zstd') return zstdP(raw, { pledgedSrcSize: raw.byteLength });
     if (this.cfg.compression === 'gzip') return gzipP(raw);
     return raw;
+  }
+
+  /** Frames H_i, R_i per resource (one zstd stream): the enrichment service keeps the R frames compressed through to its export. */
+  private async compressFramed(raw: Uint8Array): Promise<Uint8Array> {
+    const frames = await encodeZstdFramedLogs(raw);
+    return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
   }
 
   private async attempt(ep: Endpoint, body: Uint8Array): Promise<AttemptResult> {
@@ -342,7 +360,10 @@ class HttpExporter implements Exporter {
           res.on('error', (e) => finish({ kind: 'retryable', error: `response: ${e.message}`, endpointFault: true }));
           res.on('end', () => {
             const s = res.statusCode ?? 0;
-            if (s >= 200 && s < 300) finish({ kind: 'ok' });
+            if (s >= 200 && s < 300) {
+              ep.zstdFrames = res.headers[ZSTD_FRAMES_HEADER] === '1';
+              finish({ kind: 'ok' });
+            }
             else if (s === 401 || s === 403) {
               // A refused client certificate (mTLS) is a configuration problem to fix, not bad data: the batch
               // is kept and retried (the endpoint avoided for a while) rather than dropped.
