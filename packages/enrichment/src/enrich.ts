@@ -2,6 +2,7 @@
 // one's pod, then rewrite only the Resource messages. Log records and data points are copied
 // as bytes and never decoded (ARCHITECTURE.md "Resource-level splice").
 import { zstdCompressSync, constants as zlibConstants } from 'node:zlib';
+import { fieldHead, readVarintAt } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
 
 type SpliceSignal = 'logs' | 'metrics';
@@ -175,28 +176,6 @@ async function enrichRequest<P>(
   };
 }
 
-function readVarint(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
-  let value = 0;
-  let mul = 1;
-  while (pos < end) {
-    const b = buf[pos++] as number;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) return [value, pos];
-    mul *= 128;
-    if (mul > 2 ** 49) return undefined;
-  }
-  return undefined;
-}
-
-function writeVarint(value: number): number[] {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 128) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return out;
-}
 
 const ZSTD_SPLICE_MIN_RESOURCE_BYTES = 4096;
 
@@ -225,11 +204,11 @@ function zstdSpliceLayout(bytes: Uint8Array, frames: readonly ZstdFrameSpan[], r
     const r = frames[i + 1] as ZstdFrameSpan;
     if (h.start !== at || r.start !== h.end || r.end > bytes.length) return undefined;
     if (bytes[h.start] !== 0x0a) return undefined;
-    const outer = readVarint(bytes, h.start + 1, h.end);
+    const outer = readVarintAt(bytes, h.start + 1, h.end);
     if (outer === undefined) return undefined;
     const [rlLen, rlStart] = outer;
     if (bytes[rlStart] !== 0x0a) return undefined;
-    const inner = readVarint(bytes, rlStart + 1, h.end);
+    const inner = readVarintAt(bytes, rlStart + 1, h.end);
     if (inner === undefined || inner[1] + inner[0] !== h.end) return undefined;
     if (rlLen !== h.end - rlStart + (r.end - r.start)) return undefined;
     pairs.push({ resourceStart: rlStart, resourceEnd: h.end, rest: r });
@@ -249,14 +228,14 @@ function zstdSpliceParts(bytes: Uint8Array, pairs: readonly ZstdPair[], splice: 
     const p = pairs[i] as ZstdPair;
     // A request holding one ResourceLogs with only this resource: the splice rewrites it.
     const field = bytes.subarray(p.resourceStart, p.resourceEnd);
-    const mini = Buffer.concat([Buffer.from([0x0a, ...writeVarint(field.length)]), field]);
+    const mini = Buffer.concat([fieldHead(0x0a, field.length), field]);
     const out = splice.rewriteResources(mini, 'logs', (attrs) => rewrite(attrs, i));
     if (out.length === 0) continue; // dropped
-    const len = readVarint(out, 1, out.length);
+    const len = readVarintAt(out, 1, out.length);
     if (out[0] !== 0x0a || len === undefined || len[1] + len[0] !== out.length) throw new Error('internal: unexpected splice output for one resource');
     const content = out.subarray(len[1]);
     const restSize = p.rest.end - p.rest.start;
-    const head = Buffer.concat([Buffer.from([0x0a, ...writeVarint(content.length + restSize)]), content]);
+    const head = Buffer.concat([fieldHead(0x0a, content.length + restSize), content]);
     parts.push(zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }), p.rest.wire);
   }
   return parts;

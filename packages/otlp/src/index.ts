@@ -65,7 +65,7 @@ export {
 export type { KeyValue, AnyValue, KvListValue, StrIndexValue } from './kv.ts';
 export { OtlpDecodeError, OTLP_ERRORS } from './errors.ts';
 export type { OtlpErrorCode } from './errors.ts';
-export { MAX_ANYVALUE_DEPTH } from './wire.ts';
+export { MAX_ANYVALUE_DEPTH, fieldHead, readVarintAt } from './wire.ts';
 export {
   ExportLogsServiceRequestSchema,
   ExportLogsServiceResponseSchema,

@@ -317,6 +317,28 @@ export function varintSize(n: number): number {
   return 5;
 }
 
+/** Reads an unsigned varint at `pos` (below `end`) without throwing: [value, next position], or undefined when truncated or above 2^49. */
+export function readVarintAt(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
+  let value = 0;
+  let mul = 1;
+  while (pos < end) {
+    const b = buf[pos++] as number;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) return [value, pos];
+    mul *= 128;
+    if (mul > 2 ** 49) return undefined;
+  }
+  return undefined;
+}
+
+/** The one-byte `tag` and the varint `length` that open a length-delimited field. */
+export function fieldHead(tag: number, length: number): Uint8Array {
+  const out = new Uint8Array(1 + varintSize(length));
+  out[0] = tag;
+  writeVarint(out, 1, length);
+  return out;
+}
+
 /** Writes an unsigned 32-bit varint; returns the new position. */
 export function writeVarint(out: Uint8Array, pos: number, n: number): number {
   while (n > 0x7f) {

@@ -7,20 +7,9 @@
 import { promisify } from 'node:util';
 import { constants as zlibConstants, zstdCompress } from 'node:zlib';
 
-const zstdP = promisify(zstdCompress);
+import { readVarintAt } from './wire.ts';
 
-function varint(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
-  let value = 0;
-  let mul = 1;
-  while (pos < end) {
-    const b = buf[pos++] as number;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) return [value, pos];
-    mul *= 128;
-    if (mul > 2 ** 49) return undefined;
-  }
-  return undefined;
-}
+const zstdP = promisify(zstdCompress);
 
 /**
  * The [start, end) ranges of an ExportLogsServiceRequest cut as H_1, R_1, H_2, R_2, … (see above);
@@ -33,28 +22,28 @@ function framedRanges(body: Uint8Array): Array<[number, number]> | undefined {
   while (pos < body.length) {
     const start = pos;
     if (body[pos] !== 0x0a) return undefined;
-    const len = varint(body, pos + 1, body.length);
+    const len = readVarintAt(body, pos + 1, body.length);
     if (len === undefined) return undefined;
     const [rlLen, rlStart] = len;
     const rlEnd = rlStart + rlLen;
     if (rlEnd > body.length || body[rlStart] !== 0x0a) return undefined;
-    const res = varint(body, rlStart + 1, rlEnd);
+    const res = readVarintAt(body, rlStart + 1, rlEnd);
     if (res === undefined) return undefined;
     const resEnd = res[1] + res[0];
     if (resEnd > rlEnd) return undefined;
     // A second `resource` field later in the ResourceLogs would merge into the first: keep it simple.
     for (let p = resEnd; p < rlEnd; ) {
-      const tag = varint(body, p, rlEnd);
+      const tag = readVarintAt(body, p, rlEnd);
       if (tag === undefined) return undefined;
       const [t, afterTag] = tag;
       if (t === 0x0a) return undefined;
       const wire = t & 7;
       if (wire === 2) {
-        const l = varint(body, afterTag, rlEnd);
+        const l = readVarintAt(body, afterTag, rlEnd);
         if (l === undefined) return undefined;
         p = l[1] + l[0];
       } else if (wire === 0) {
-        const v = varint(body, afterTag, rlEnd);
+        const v = readVarintAt(body, afterTag, rlEnd);
         if (v === undefined) return undefined;
         p = v[1];
       } else if (wire === 1) p = afterTag + 8;
