@@ -109,6 +109,13 @@ const enrichmentConfigSchema = defineConfig({
   log: s.object({
     level: s.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, { default: 'info', description: 'Log level.' }),
   }),
+  runtime: s.object({
+    externalMemoryInHeapLimit: s.boolean({
+      default: true,
+      description:
+        'Process entry only (sextant enrichment, main.ts): set V8\'s --external-memory-accounted-in-global-limit, so Buffer memory counts toward the heap limit instead of forcing a full GC every ~64 MiB of Buffers; about 1.6x records per CPU-second, RSS under load about +300 MiB (bench/README.md "enrichment").',
+    }),
+  }),
   shutdownGrace: s.duration({ default: '20s', description: 'How long shutdown lets requests in flight finish before closing connections.' }),
 });
 

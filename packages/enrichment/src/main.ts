@@ -2,6 +2,7 @@
 // `sextant enrichment` subcommand calls (runEnrichment). Runs until SIGTERM/SIGINT, then
 // shuts down gracefully: stop accepting, finish requests in flight, close the queue.
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { createLogger } from '@sextant/pipeline';
 import { loadEnrichmentConfig } from './config.ts';
 import { createEnrichmentService } from './create.ts';
@@ -33,6 +34,13 @@ async function runEnrichment(argv: readonly string[] = process.argv.slice(2), en
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
   }
+  // Each request is a few large Buffers (body, inflated frames, queue parts), and by default V8
+  // starts a full mark-compact for every ~64 MiB of Buffers allocated, whatever the heap holds:
+  // under load the GC threads were 36-40% of the service's CPU (bench/README.md "enrichment").
+  // With this flag external memory counts toward the heap's own growing limit instead. V8 reads it
+  // when it next sizes its limits, so setting it before the service allocates is enough.
+  // Process-wide: only the process entry does it, never createEnrichmentService.
+  if (config.runtime.externalMemoryInHeapLimit) setFlagsFromString('--external-memory-accounted-in-global-limit');
   const logger = createLogger({ level: config.log.level, name: 'enrichment' });
   const service = createEnrichmentService(config, { logger });
   let stopping: Promise<void> | undefined;
