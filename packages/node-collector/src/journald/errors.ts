@@ -1,28 +1,19 @@
-// Typed errors of the journald source. Codes follow the package table's SEXTANT_COLLECTOR_* naming and are
-// documented in the package README ("journald" section); see STYLE.md "Coded errors".
+// Typed errors of the journald source: the SEXTANT_COLLECTOR_JOURNAL_* codes of the package's one
+// error table (src/errors.ts), documented in the package README ("journald" section).
+import { CollectorError, ERROR_CODES } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
 
-const JOURNAL_ERRORS = {
-  SEXTANT_COLLECTOR_JOURNAL_NOT_JOURNAL: { status: 500, message: 'the file is not a systemd journal file (signature LPKSHHRH missing)' },
-  SEXTANT_COLLECTOR_JOURNAL_UNSUPPORTED: { status: 500, message: 'the journal file uses an incompatible feature this reader does not know' },
-  SEXTANT_COLLECTOR_JOURNAL_CORRUPT: { status: 500, message: 'the journal file is structurally invalid' },
-  SEXTANT_COLLECTOR_JOURNAL_TRUNCATED: { status: 500, message: 'the journal file is shorter than its header says' },
-  SEXTANT_COLLECTOR_JOURNAL_CONFIG: { status: 500, message: 'invalid journald source option' },
-} as const;
+type JournalErrorCode = Extract<ErrorCode, `SEXTANT_COLLECTOR_JOURNAL_${string}`>;
 
-type JournalErrorCode = keyof typeof JOURNAL_ERRORS;
-
-class JournalError extends Error {
-  readonly code: JournalErrorCode;
-  readonly statusCode: number;
+class JournalError extends CollectorError {
+  declare readonly code: JournalErrorCode;
   constructor(code: JournalErrorCode, detail: string, options?: { cause?: unknown }) {
-    super(`${JOURNAL_ERRORS[code].message}: ${detail}`, options);
+    super(code, detail, options);
     this.name = 'JournalError';
-    this.code = code;
-    this.statusCode = JOURNAL_ERRORS[code].status;
   }
 }
 
-const JOURNAL_ERROR_CODES = Object.keys(JOURNAL_ERRORS) as JournalErrorCode[];
+const JOURNAL_ERROR_CODES = ERROR_CODES.filter((c): c is JournalErrorCode => c.startsWith('SEXTANT_COLLECTOR_JOURNAL_'));
 
 export { JournalError, JOURNAL_ERROR_CODES };
 export type { JournalErrorCode };
