@@ -50,27 +50,11 @@ class FileCheckpointStore implements CheckpointStore {
   }
 
   async load(): Promise<Map<string, CheckpointEntry>> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (e) {
-      throw collectorError('SEXTANT_COLLECTOR_CHECKPOINT_DIR', `${this.dir} (${String(e)})`, e);
-    }
-    let text: string | undefined;
-    try {
-      text = await readFile(join(this.dir, FILE), 'utf8');
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      try {
-        const parsed = JSON.parse(text) as { version?: number; files?: CheckpointEntry[] };
-        for (const e of parsed.files ?? []) {
-          if (typeof e.dev === 'string' && typeof e.ino === 'string' && typeof e.offset === 'number' && typeof e.fp === 'string') {
-            this.entries.set(checkpointKey(e.dev, e.ino), e);
-          }
-        }
-      } catch {
-        // a torn file cannot happen with rename; an unreadable one is treated as empty
+    const parsed = (await readCheckpointJson(this.dir, FILE, (e) => collectorError('SEXTANT_COLLECTOR_CHECKPOINT_DIR', `${this.dir} (${String(e)})`, e))) as { version?: number; files?: CheckpointEntry[] } | null | undefined;
+    const files = Array.isArray(parsed?.files) ? parsed.files : [];
+    for (const e of files) {
+      if (typeof e === 'object' && e !== null && typeof e.dev === 'string' && typeof e.ino === 'string' && typeof e.offset === 'number' && typeof e.fp === 'string') {
+        this.entries.set(checkpointKey(e.dev, e.ino), e);
       }
     }
     return new Map(this.entries);
@@ -126,6 +110,30 @@ class FileCheckpointStore implements CheckpointStore {
   }
 }
 
+/**
+ * Creates `dir` and reads `dir/name` as JSON: undefined when the file is missing or unreadable
+ * (writeFileAtomic's rename makes a torn file impossible). A directory that cannot be created
+ * throws what `dirError` makes of the cause.
+ */
+async function readCheckpointJson(dir: string, name: string, dirError: (cause: unknown) => Error): Promise<unknown> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw dirError(e);
+  }
+  let text: string;
+  try {
+    text = await readFile(join(dir, name), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes dir/name atomically and durably: temp file, fsync, rename, fsync of the directory (LESSONS.md "Checkpoints"). */
 async function writeFileAtomic(dir: string, name: string, body: string): Promise<void> {
   const tmp = join(dir, `${name}.tmp`);
@@ -149,5 +157,5 @@ function createCheckpointStore(dir: string, intervalMs: number, onWrite: (ok: bo
   return new FileCheckpointStore(dir, intervalMs, onWrite);
 }
 
-export { createCheckpointStore, checkpointKey, writeFileAtomic };
+export { createCheckpointStore, checkpointKey, readCheckpointJson, writeFileAtomic };
 export type { CheckpointStore, CheckpointEntry };

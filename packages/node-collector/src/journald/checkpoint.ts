@@ -3,11 +3,9 @@
 // keyed by device + inode and byte offsets, which do not fit a journal (archiving renames, and a position is an
 // entry, not a byte), so this is a small store of its own, written the same way: temp file, fsync, rename, fsync
 // of the directory (ARCHITECTURE.md "Delivery contract" 3).
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FilePosition } from './directory.ts';
 import { JournalError } from './errors.ts';
-import { writeFileAtomic } from '../checkpoints.ts';
+import { readCheckpointJson, writeFileAtomic } from '../checkpoints.ts';
 
 const FILE = 'journald.json';
 
@@ -40,30 +38,15 @@ class FileJournalCheckpoint implements JournalCheckpoint {
   }
 
   async load(): Promise<Map<string, SavedPosition>> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (e) {
-      throw new JournalError('SEXTANT_COLLECTOR_JOURNAL_CONFIG', `checkpoint directory ${this.dir} cannot be created (${String(e)})`, { cause: e });
-    }
-    let text: string | undefined;
-    try {
-      text = await readFile(join(this.dir, FILE), 'utf8');
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      try {
-        const parsed = JSON.parse(text) as { files?: { fileId?: unknown; index?: unknown; seqnum?: unknown; cursor?: unknown; path?: unknown }[]; cursor?: unknown };
-        for (const f of parsed.files ?? []) {
-          if (typeof f.fileId === 'string' && typeof f.index === 'number' && typeof f.seqnum === 'string' && /^\d+$/.test(f.seqnum)) {
-            this.entries.set(f.fileId, { fileId: f.fileId, index: f.index, seqnum: BigInt(f.seqnum), cursor: typeof f.cursor === 'string' ? f.cursor : '', path: typeof f.path === 'string' ? f.path : '' });
-          }
-        }
-        if (typeof parsed.cursor === 'string') this.last = parsed.cursor;
-      } catch {
-        // rename makes a torn file impossible; an unreadable one counts as empty
+    type Saved = { fileId?: unknown; index?: unknown; seqnum?: unknown; cursor?: unknown; path?: unknown };
+    const parsed = (await readCheckpointJson(this.dir, FILE, (e) => new JournalError('SEXTANT_COLLECTOR_JOURNAL_CONFIG', `checkpoint directory ${this.dir} cannot be created (${String(e)})`, { cause: e }))) as { files?: Saved[]; cursor?: unknown } | null | undefined;
+    const files = Array.isArray(parsed?.files) ? parsed.files : [];
+    for (const f of files) {
+      if (typeof f === 'object' && f !== null && typeof f.fileId === 'string' && typeof f.index === 'number' && typeof f.seqnum === 'string' && /^\d+$/.test(f.seqnum)) {
+        this.entries.set(f.fileId, { fileId: f.fileId, index: f.index, seqnum: BigInt(f.seqnum), cursor: typeof f.cursor === 'string' ? f.cursor : '', path: typeof f.path === 'string' ? f.path : '' });
       }
     }
+    if (typeof parsed?.cursor === 'string') this.last = parsed.cursor;
     return new Map(this.entries);
   }
 
