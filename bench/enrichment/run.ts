@@ -468,4 +468,5 @@ if (!opts['skip-heap']) {
       `input ${Math.round(json.length / HEAP_PODS)} B of JSON per pod)  (goal < 50 MB)\n`,
   );
 }
-await rm(dir, { recursive: true, force: true });
+if (process.env["SEXTANT_BENCH_KEEP"] === undefined) await rm(dir, { recursive: true, force: true });
+else console.log(`kept ${dir}`);

@@ -1,81 +1,47 @@
-// Counts log records / metric data points in a protobuf Export*ServiceRequest by walking
-// tags and lengths only: each record is skipped by its length, never decoded. Assumes the
-// bytes already passed the splice's resource-level parse (malformed tails count as zero).
-// Field numbers: opentelemetry/proto/{logs,metrics}/v1 and collector/*/v1.
+// Counts log records / metric data points in a protobuf Export*ServiceRequest by walking tags and
+// lengths only: each record is skipped by its length, never decoded. Each ResourceX is counted by
+// @sextant/otlp countResourceRecords, which checks the structure it walks through and throws its
+// decode error on a malformed one (the ingest answers 400). Field numbers:
+// opentelemetry/proto/{logs,metrics}/v1 and collector/*/v1.
+import { countResourceRecords } from '@sextant/otlp';
 
-interface Cursor {
-  buf: Uint8Array;
-  pos: number;
-}
-
-function varint(c: Cursor, end: number): number {
+function varint(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
   let value = 0;
   let mul = 1;
-  while (c.pos < end) {
-    const b = c.buf[c.pos++] as number;
+  while (pos < end) {
+    const b = buf[pos++] as number;
     value += (b & 0x7f) * mul;
-    if (b < 0x80) return value;
+    if (b < 0x80) return [value, pos];
     mul *= 128;
     if (mul > 2 ** 63) break;
   }
-  return -1;
+  return undefined;
 }
-
-/** Calls fn(fieldNo, start, end) for each length-delimited field in [pos, end); skips others. */
-function eachLenField(buf: Uint8Array, pos: number, end: number, fn: (field: number, start: number, end: number) => void): void {
-  const c: Cursor = { buf, pos };
-  while (c.pos < end) {
-    const tag = varint(c, end);
-    if (tag < 0) return;
-    const wire = tag & 7;
-    const field = Math.floor(tag / 8);
-    if (wire === 2) {
-      const len = varint(c, end);
-      if (len < 0 || c.pos + len > end) return;
-      fn(field, c.pos, c.pos + len);
-      c.pos += len;
-    } else if (wire === 0) {
-      if (varint(c, end) < 0) return;
-    } else if (wire === 1) c.pos += 8;
-    else if (wire === 5) c.pos += 4;
-    else return; // groups do not occur in OTLP
-  }
-}
-
-// Metric.data oneof: gauge=5, sum=7, histogram=9, exponential_histogram=10, summary=11;
-// each holds repeated data_points=1.
-const METRIC_DATA_FIELDS = new Set([5, 7, 9, 10, 11]);
 
 /**
- * Records under the resources at `resourceIndexes` (all resources when omitted):
- * log records for logs, data points for metrics.
+ * Records under the resources at `resourceIndexes` (all resources when omitted): log records for
+ * logs, data points for metrics. The request's top level is taken as already checked (the
+ * splice's readResources); a malformed ResourceX throws.
  */
 function countRecords(signal: 'logs' | 'metrics', bytes: Uint8Array, resourceIndexes?: readonly number[]): number {
   const wanted = resourceIndexes === undefined ? undefined : new Set(resourceIndexes);
   let count = 0;
   let index = 0;
-  eachLenField(bytes, 0, bytes.length, (field, rs, re) => {
-    if (field !== 1) return;
-    const take = wanted === undefined || wanted.has(index);
+  let pos = 0;
+  while (pos < bytes.length) {
+    const tag = varint(bytes, pos, bytes.length);
+    if (tag === undefined) return count;
+    const wire = tag[0] & 7;
+    pos = tag[1];
+    if (wire !== 2) return count; // not an OTLP request's top level: resource_logs / resource_metrics are its only fields
+    const len = varint(bytes, pos, bytes.length);
+    if (len === undefined || len[1] + len[0] > bytes.length) return count;
+    const start = len[1];
+    pos = start + len[0];
+    if (tag[0] >>> 3 !== 1) continue;
+    if (wanted === undefined || wanted.has(index)) count += countResourceRecords(bytes.subarray(start, pos), signal);
     index++;
-    if (!take) return;
-    eachLenField(bytes, rs, re, (f, ss, se) => {
-      if (f !== 2) return; // scope_logs / scope_metrics
-      eachLenField(bytes, ss, se, (g, ms, me) => {
-        if (g !== 2) return; // log_records / metrics
-        if (signal === 'logs') {
-          count++;
-          return;
-        }
-        eachLenField(bytes, ms, me, (h, ds, de) => {
-          if (!METRIC_DATA_FIELDS.has(h)) return;
-          eachLenField(bytes, ds, de, (k) => {
-            if (k === 1) count++;
-          });
-        });
-      });
-    });
-  });
+  }
   return count;
 }
 

@@ -11,6 +11,8 @@ import {
   readResources,
   rewriteResources,
   rewriteResourcesParts,
+  scanResourceContent,
+  countResourceRecords,
 } from '@sextant/otlp';
 import { createDiskQueue, createLogger } from '@sextant/pipeline';
 import type { Logger } from '@sextant/pipeline';
@@ -96,7 +98,7 @@ function createEnrichmentService(input: Record<string, unknown> | EnrichmentConf
     coalesce: { maxBytes: config.queue.coalesceMaxBytes, maxItems: config.queue.coalesceMaxRequests, bySource: config.export.order === 'source' },
     shutdownGraceMs: config.shutdownGrace,
     logger,
-    splice: { readResources, rewriteResources, rewriteResourcesParts },
+    splice: { readResources, rewriteResources, rewriteResourcesParts, scanResourceContent, countResourceRecords },
     jsonToProtobuf: (signal: SpliceSignal, body: Uint8Array) =>
       signal === 'logs' ? encodeLogsRequest(decodeLogsRequestJson(body)) : encodeMetricsRequest(decodeMetricsRequestJson(body)),
     countRecords: (signal, body, indexes) => countRecords(signal, body, indexes),

@@ -26,15 +26,18 @@ interface Splice {
   rewriteResources(bytes: Uint8Array, signal: SpliceSignal, fn: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array;
   /** rewriteResources() as ranges, the records as views of `bytes` (saves a copy of the request). */
   rewriteResourcesParts?(bytes: Uint8Array, signal: SpliceSignal, fn: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[];
+  /** Checks one ResourceX's content as readResources() would; returns how many `resource` fields it holds. */
+  scanResourceContent(content: Uint8Array, signal: SpliceSignal): number;
+  /** Records (log records / data points) in one ResourceX's content; throws on a malformed structure. */
+  countResourceRecords(content: Uint8Array, signal: SpliceSignal): number;
 }
 
 type MissReason = 'no_key' | 'not_found_after_wait';
 
-/** One zstd frame of the received body: its compressed bytes and the range of the decoded body it holds. */
+/** One zstd frame of the received body: its compressed bytes and what it decoded to. */
 interface ZstdFrameSpan {
   wire: Uint8Array;
-  start: number;
-  end: number;
+  decoded: Uint8Array;
 }
 
 interface EnrichOutcome {
@@ -55,6 +58,8 @@ interface EnrichOutcome {
   source: string | undefined;
   /** 'zstd' when `payload` is zstd frames (the compressed splice), else the payload is the protobuf request. */
   encoding: 'zstd' | undefined;
+  /** Records per resource, when the request was read frame by frame (counted while checking it). */
+  recordsPerResource: number[] | undefined;
 }
 
 function stringAttr(attrs: readonly KeyValue[], key: string): string | undefined {
@@ -108,19 +113,20 @@ function mergeAttributes(existing: KeyValue[], metadata: readonly KeyValue[]): K
 }
 
 /**
- * Enriches one protobuf-encoded Export*ServiceRequest. Unknown pods are waited for (up to
- * waitMs, all lookups of the request concurrently), then passed through unenriched.
+ * Enriches one protobuf-encoded Export*ServiceRequest, given as bytes or as a logs request read
+ * frame by frame (readFramedLogs). Unknown pods are waited for (up to waitMs, all lookups of the
+ * request concurrently), then passed through unenriched.
  * Throws the splice's decode error when the bytes are not a valid request.
  */
 async function enrichRequest<P>(
-  bytes: Uint8Array,
+  input: Uint8Array | FramedLogs,
   signal: SpliceSignal,
   splice: Splice,
   metadata: PodMetadata<P>,
   waitMs: number,
-  zstdFrames?: readonly ZstdFrameSpan[],
 ): Promise<EnrichOutcome> {
-  const resources = splice.readResources(bytes, signal);
+  const framed = input instanceof Uint8Array ? undefined : input;
+  const resources = framed === undefined ? splice.readResources(input as Uint8Array, signal) : framed.attrs;
   const pods: Array<P | undefined> = new Array<P | undefined>(resources.length);
   const misses: Array<{ index: number; reason: MissReason }> = [];
   const waits: Array<Promise<void>> = [];
@@ -153,13 +159,12 @@ async function enrichRequest<P>(
     const podAttrs = container === undefined ? metadata.attributesFor(pod) : metadata.attributesFor(pod, container);
     return mergeAttributes(attrs, metadataKeyValues(podAttrs));
   };
-  const layout = zstdFrames === undefined || signal !== 'logs' ? undefined : zstdSpliceLayout(bytes, zstdFrames, resources.length);
-  const payload =
-    layout !== undefined
-      ? zstdSpliceParts(bytes, layout, splice, rewrite)
-      : splice.rewriteResourcesParts === undefined
-        ? [splice.rewriteResources(bytes, signal, rewrite)]
-        : splice.rewriteResourcesParts(bytes, signal, rewrite);
+  let payload: Uint8Array[];
+  if (framed !== undefined) payload = zstdSpliceParts(framed, splice, rewrite);
+  else {
+    const bytes = input as Uint8Array;
+    payload = splice.rewriteResourcesParts === undefined ? [splice.rewriteResources(bytes, signal, rewrite)] : splice.rewriteResourcesParts(bytes, signal, rewrite);
+  }
   let payloadBytes = 0;
   for (const p of payload) payloadBytes += p.byteLength;
   misses.sort((a, b) => a.index - b.index);
@@ -172,49 +177,67 @@ async function enrichRequest<P>(
     misses,
     droppedIndexes,
     source: nodeOf(resources),
-    encoding: layout === undefined ? undefined : 'zstd',
+    encoding: framed === undefined ? undefined : 'zstd',
+    recordsPerResource: framed?.records,
   };
 }
 
-
 const ZSTD_SPLICE_MIN_RESOURCE_BYTES = 4096;
 
-/** Per resource: the decoded range of its `resource` field, and its R frame. */
-interface ZstdPair {
-  resourceStart: number;
-  resourceEnd: number;
-  rest: ZstdFrameSpan;
+/**
+ * A logs request framed per resource the way @sextant/otlp encodeZstdFramedLogs frames it, read
+ * and checked frame by frame: the decoded frames are never joined into one request.
+ */
+interface FramedLogs {
+  /** Per resource: a request holding one ResourceLogs with only that resource (from H). */
+  minis: Uint8Array[];
+  /** Per resource: its attributes, read from `minis`. */
+  attrs: KeyValue[][];
+  /** Per resource: R, the rest of the ResourceLogs, as received (compressed) and its decoded size. */
+  rest: Array<{ wire: Uint8Array; size: number }>;
+  /** Per resource: log records in R. */
+  records: number[];
 }
 
 /**
- * The H/R frame layout of @sextant/otlp encodeZstdFramedLogs, checked against the decoded body:
- * frames in pairs, H_i decoding to exactly `0x0a varint(L) <resource field>` and R_i holding the
- * remaining L minus the resource field's bytes of that ResourceLogs. Anything else → undefined
- * (the request is stored as protobuf, as from any client).
+ * The H/R frame layout of @sextant/otlp encodeZstdFramedLogs: frames in pairs, H_i decoding to
+ * exactly `0x0a varint(L) <resource field>` and R_i holding the remaining L minus the resource
+ * field's bytes of that ResourceLogs, with no second resource field. R is checked as the splice
+ * checks a ResourceLogs, and its records are counted (a malformed R throws the splice's decode
+ * error: a 400). Anything else → undefined, and the caller reads the joined body as it would
+ * from any client (and stores it as protobuf).
  */
-function zstdSpliceLayout(bytes: Uint8Array, frames: readonly ZstdFrameSpan[], resources: number): ZstdPair[] | undefined {
-  if (frames.length === 0 || frames.length % 2 !== 0 || frames.length / 2 !== resources) return undefined;
+function readFramedLogs(frames: readonly ZstdFrameSpan[], splice: Splice): FramedLogs | undefined {
+  if (frames.length === 0 || frames.length % 2 !== 0) return undefined;
+  const resources = frames.length / 2;
+  let decoded = 0;
+  for (const f of frames) decoded += f.decoded.length;
   // Each H' costs a splice call and a zstd call (~10-20 µs); with small resources that costs more
   // than compressing the whole request at export, so those requests are stored as protobuf.
-  if (bytes.length / resources < ZSTD_SPLICE_MIN_RESOURCE_BYTES) return undefined;
-  const pairs: ZstdPair[] = [];
-  let at = 0;
+  if (decoded / resources < ZSTD_SPLICE_MIN_RESOURCE_BYTES) return undefined;
+  const out: FramedLogs = { minis: [], attrs: [], rest: [], records: [] };
   for (let i = 0; i < frames.length; i += 2) {
-    const h = frames[i] as ZstdFrameSpan;
+    const h = (frames[i] as ZstdFrameSpan).decoded;
     const r = frames[i + 1] as ZstdFrameSpan;
-    if (h.start !== at || r.start !== h.end || r.end > bytes.length) return undefined;
-    if (bytes[h.start] !== 0x0a) return undefined;
-    const outer = readVarintAt(bytes, h.start + 1, h.end);
+    if (h[0] !== 0x0a) return undefined;
+    const outer = readVarintAt(h, 1, h.length);
     if (outer === undefined) return undefined;
     const [rlLen, rlStart] = outer;
-    if (bytes[rlStart] !== 0x0a) return undefined;
-    const inner = readVarintAt(bytes, rlStart + 1, h.end);
-    if (inner === undefined || inner[1] + inner[0] !== h.end) return undefined;
-    if (rlLen !== h.end - rlStart + (r.end - r.start)) return undefined;
-    pairs.push({ resourceStart: rlStart, resourceEnd: h.end, rest: r });
-    at = r.end;
+    if (h[rlStart] !== 0x0a) return undefined;
+    const inner = readVarintAt(h, rlStart + 1, h.length);
+    if (inner === undefined || inner[1] + inner[0] !== h.length) return undefined;
+    if (rlLen !== h.length - rlStart + r.decoded.length) return undefined;
+    if (splice.scanResourceContent(r.decoded, 'logs') !== 0) return undefined;
+    const field = h.subarray(rlStart);
+    const mini = Buffer.concat([fieldHead(0x0a, field.length), field]);
+    const attrs = splice.readResources(mini, 'logs');
+    if (attrs.length !== 1) return undefined;
+    out.minis.push(mini);
+    out.attrs.push(attrs[0] as KeyValue[]);
+    out.rest.push({ wire: r.wire, size: r.decoded.length });
+    out.records.push(splice.countResourceRecords(r.decoded, 'logs'));
   }
-  return at === bytes.length ? pairs : undefined;
+  return out;
 }
 
 /**
@@ -222,21 +245,17 @@ function zstdSpliceLayout(bytes: Uint8Array, frames: readonly ZstdFrameSpan[], r
  * zstd level 1) followed by the client's own R frame bytes, never recompressed. A dropped
  * resource drops both. The concatenation is one zstd stream decoding to the enriched request.
  */
-function zstdSpliceParts(bytes: Uint8Array, pairs: readonly ZstdPair[], splice: Splice, rewrite: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[] {
+function zstdSpliceParts(framed: FramedLogs, splice: Splice, rewrite: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[] {
   const parts: Uint8Array[] = [];
-  for (let i = 0; i < pairs.length; i++) {
-    const p = pairs[i] as ZstdPair;
-    // A request holding one ResourceLogs with only this resource: the splice rewrites it.
-    const field = bytes.subarray(p.resourceStart, p.resourceEnd);
-    const mini = Buffer.concat([fieldHead(0x0a, field.length), field]);
-    const out = splice.rewriteResources(mini, 'logs', (attrs) => rewrite(attrs, i));
+  for (let i = 0; i < framed.minis.length; i++) {
+    const rest = framed.rest[i] as FramedLogs['rest'][number];
+    const out = splice.rewriteResources(framed.minis[i] as Uint8Array, 'logs', (attrs) => rewrite(attrs, i));
     if (out.length === 0) continue; // dropped
     const len = readVarintAt(out, 1, out.length);
     if (out[0] !== 0x0a || len === undefined || len[1] + len[0] !== out.length) throw new Error('internal: unexpected splice output for one resource');
     const content = out.subarray(len[1]);
-    const restSize = p.rest.end - p.rest.start;
-    const head = Buffer.concat([fieldHead(0x0a, content.length + restSize), content]);
-    parts.push(zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }), p.rest.wire);
+    const head = Buffer.concat([fieldHead(0x0a, content.length + rest.size), content]);
+    parts.push(zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }), rest.wire);
   }
   return parts;
 }
@@ -249,5 +268,5 @@ function nodeOf(resources: readonly KeyValue[][]): string | undefined {
   return undefined;
 }
 
-export { enrichRequest, mergeAttributes, podKeyOf };
-export type { EnrichOutcome, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal, ZstdFrameSpan };
+export { enrichRequest, mergeAttributes, podKeyOf, readFramedLogs };
+export type { EnrichOutcome, FramedLogs, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal, ZstdFrameSpan };

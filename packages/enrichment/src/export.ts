@@ -76,12 +76,21 @@ function countingExporter(inner: Exporter, metrics: EnrichmentMetrics): Exporter
         // Items carry their record count from ingest (coalesce.ts ItemMeta); older items are walked.
         const m = item.meta;
         const carried = m !== null && typeof m === 'object' && !Array.isArray(m) ? m['records'] : undefined;
-        metrics.exportedRecords.inc({ signal: item.signal }, typeof carried === 'number' ? carried : countRecords(item.signal, item.payload));
+        metrics.exportedRecords.inc({ signal: item.signal }, typeof carried === 'number' ? carried : walkedRecords(item.signal, item.payload));
       }
       return result;
     },
     shutdown: () => inner.shutdown(),
   };
+}
+
+/** Records of an item stored without its count; bytes the walk cannot read count as none (the export itself succeeded). */
+function walkedRecords(signal: 'logs' | 'metrics', payload: Uint8Array): number {
+  try {
+    return countRecords(signal, payload);
+  } catch {
+    return 0;
+  }
 }
 
 function sourceOf(item: QueueItem): string | undefined {

@@ -15,7 +15,7 @@ import {
 import type { IngestResponse, Logger, OtlpBodyResult, OtlpFormat, Queue } from '@sextant/pipeline';
 import { createCoalescer } from './coalesce.ts';
 import type { Coalescer } from './coalesce.ts';
-import { enrichRequest } from './enrich.ts';
+import { enrichRequest, readFramedLogs } from './enrich.ts';
 import type { PodMetadata, Splice, SpliceSignal } from './enrich.ts';
 import { EnrichmentError } from './errors.ts';
 import { loadListenTls } from './listen-tls.ts';
@@ -117,38 +117,50 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
     }
     const format = body.format;
     metrics.receivedBytes.inc({ signal }, body.wireBytes);
-    metrics.receivedDecodedBytes.inc({ signal }, body.body.length);
+    metrics.receivedDecodedBytes.inc({ signal }, body.decodedBytes);
     const q = coalescer;
     if (state !== 'running' || q === undefined) {
       return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_UNAVAILABLE', 'the service is shutting down', { retryAfterMs: 1000 }), format));
     }
 
-    let protobuf: Uint8Array;
-    let outcome;
+    let protobuf: Uint8Array | undefined;
+    let outcome: Awaited<ReturnType<typeof enrichRequest>> | undefined;
+    let records: number;
+    // One walk over the request; the subsets are walked again only when they are not all of it
+    // (the node collector sends one resource per request, so they are). A request read frame by
+    // frame has its counts per resource already.
+    const count = (indexes?: readonly number[]): number => {
+      const perResource = outcome?.recordsPerResource;
+      if (perResource === undefined) return parts.countRecords(signal, protobuf as Uint8Array, indexes);
+      let n = 0;
+      for (const i of indexes ?? perResource.keys()) n += perResource[i] ?? 0;
+      return n;
+    };
     try {
-      protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
-      // zstd bodies framed per resource by our node collector keep their records compressed (enrich.ts zstdSpliceParts).
-      const frames = format === 'protobuf' ? body.zstdFrames : undefined;
-      outcome = await enrichRequest(protobuf, signal, parts.splice, parts.metadata, parts.waitForPodMs, frames);
+      // zstd bodies framed per resource by our node collector are read frame by frame and keep
+      // their records compressed (enrich.ts readFramedLogs, zstdSpliceParts); body.body, the
+      // joined request, is not even built for them.
+      const framed = format === 'protobuf' && signal === 'logs' && body.zstdFrames !== undefined ? readFramedLogs(body.zstdFrames, parts.splice) : undefined;
+      if (framed === undefined) protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
+      outcome = await enrichRequest(framed ?? (protobuf as Uint8Array), signal, parts.splice, parts.metadata, parts.waitForPodMs);
+      // also checks the structure down to the records (a malformed scope is a 400 here, not at the backend)
+      records = count();
     } catch (err) {
       if (!parts.isDecodeError(err)) throw err;
       const message = `malformed OTLP ${format} ${signal} request: ${(err as Error).message}`;
       return answer(format, rejectionResponse(ingestRejection('SEXTANT_INGEST_MALFORMED', message), format));
     }
-    // One walk over the request; the subsets are walked again only when they are not all of it
-    // (the node collector sends one resource per request, so they are).
-    const records = parts.countRecords(signal, protobuf);
     metrics.receivedResources.inc({ signal }, outcome.resources);
     metrics.receivedRecords.inc({ signal }, records);
     if (outcome.enriched > 0) {
       metrics.enrichedResources.inc({ signal }, outcome.enriched);
-      metrics.enrichedRecords.inc({ signal }, outcome.enriched === outcome.resources ? records : parts.countRecords(signal, protobuf, outcome.enrichedIndexes));
+      metrics.enrichedRecords.inc({ signal }, outcome.enriched === outcome.resources ? records : count(outcome.enrichedIndexes));
     }
     // Lookups that ran are counted by the cache itself (onMiss); resources without a key never reach it.
     for (const miss of outcome.misses) if (miss.reason === 'no_key') metrics.misses.inc({ reason: 'no_key' });
     let storedRecords = records;
     if (outcome.droppedIndexes.length > 0) {
-      const droppedRecords = parts.countRecords(signal, protobuf, outcome.droppedIndexes);
+      const droppedRecords = count(outcome.droppedIndexes);
       storedRecords -= droppedRecords;
       metrics.excludedResources.inc({ signal }, outcome.droppedIndexes.length);
       metrics.dropped.inc({ reason: 'excluded' }, droppedRecords);

@@ -124,13 +124,28 @@ function t0Assert(ok: boolean, what: string): void {
 for (const compression of ['zstd', 'gzip'] as const) {
   void test(`framed zstd requests export exactly what the same requests as one frame export (export compression ${compression})`, async (t) => {
     const h = await start(t, compression);
+    const counters = ['sextant_enrichment_received_records_total{signal="logs"}', 'sextant_enrichment_enriched_records_total{signal="logs"}', 'sextant_enrichment_dropped_total{reason="excluded"}'];
+    const read = async (): Promise<number[]> => {
+      const text = await h.metrics();
+      return counters.map((c) => metricValue(text, c) ?? 0);
+    };
     for (let seed = 1; seed <= 12; seed++) {
       const request = randomRequest(seed);
       const frames = await encodeZstdFramedLogs(request);
+      const m0 = await read();
       const framed = await exportOf(h, Buffer.concat(frames));
       const framedWire = h.sink.wire.at(-1);
+      const m1 = await read();
       const single = await exportOf(h, zstdCompressSync(request));
+      const m2 = await read();
       t.assert.deepEqual(framed, single, `seed ${seed}`);
+      // records counted frame by frame = records counted on the joined request (received, enriched, excluded)
+      t.assert.deepEqual(
+        m1.map((v, i) => v - (m0[i] as number)),
+        m2.map((v, i) => v - (m1[i] as number)),
+        `seed ${seed}: the same record counts both ways`,
+      );
+      t.assert.equal((m1[0] as number) > (m0[0] as number), true, `seed ${seed}: records counted`);
       if (compression === 'zstd') {
         // Pass-through: the client's R frames reach the backend byte for byte.
         t.assert.equal(framedWire?.encoding, 'zstd');
@@ -163,6 +178,32 @@ void test('a framed request whose records are malformed is a 400 and never expor
   t.assert.equal(await h.post(Buffer.concat(frames)), 200);
   await waitUntil('export', () => h.sink.logs.length === 1);
   t.assert.equal(h.sink.logs[0]?.resourceLogs[0]?.scopeLogs[0]?.logRecords.length, 3, 'only the good request was exported');
+});
+
+void test('a framed request of large resources whose records are malformed deep inside R is a 400, framed or not', async (t) => {
+  const h = await start(t, 'zstd');
+  const good = logsRequest([{ attributes: [['k8s.pod.uid', 'uid-1']], records: 60, body: `GET /api/checkout ${'x'.repeat(100)}` }]);
+  const frames = await encodeZstdFramedLogs(good);
+  t.assert.equal(frames.length, 2);
+  const r = zstdDecompressSync(frames[1] as Buffer);
+  t.assert.equal(good.length > 4096, true, 'large enough to be read frame by frame');
+  // R = scope_logs (0x12 len) { scope (0x0a ...) ... }: the scope's tag becomes field 1 with wire type 7,
+  // which only a walk inside the scope sees.
+  t.assert.equal(r[0], 0x12);
+  let at = 1;
+  while (((r[at] as number) & 0x80) !== 0) at++;
+  at++;
+  t.assert.equal(r[at], 0x0a, 'ScopeLogs starts with its scope');
+  const bad = Buffer.from(r);
+  bad[at] = 0x0f;
+  const badFramed = Buffer.concat([frames[0] as Buffer, zstdCompressSync(bad, { pledgedSrcSize: bad.length })]);
+  t.assert.equal(await h.post(badFramed), 400);
+  const joined = Buffer.concat([zstdDecompressSync(frames[0] as Buffer), bad]);
+  t.assert.equal(await h.post(zstdCompressSync(joined)), 400, 'the same bytes as one frame');
+  t.assert.equal(await h.post(Buffer.concat(frames)), 200);
+  await waitUntil('export', () => h.sink.logs.length === 1);
+  t.assert.equal(h.sink.logs[0]?.resourceLogs[0]?.scopeLogs[0]?.logRecords.length, 60, 'only the good request was exported');
+  t.assert.equal(metricValue(await h.metrics(), 'sextant_enrichment_received_records_total{signal="logs"}'), 60);
 });
 
 void test('zstd items in the queue are inflated for a gzip export, also after a restart that changed the export compression', async (t) => {

@@ -34,7 +34,7 @@ export type {
   MetricsResponseInit,
   TraceResponseInit,
 } from './codec.ts';
-export { rewriteResources, rewriteResourcesParts, readResources, countRecords } from './splice.ts';
+export { rewriteResources, rewriteResourcesParts, readResources, countRecords, countResourceRecords, scanResourceContent } from './splice.ts';
 export type { Signal, ResourceRewrite } from './splice.ts';
 export { createLogsEncoder } from './logs-encoder.ts';
 export { encodeZstdFramedLogs } from './zstd-framed.ts';

@@ -55,7 +55,14 @@ void test('a body of several frames decodes to all of them, with each frame span
   const r = await read(Buffer.concat([a, b, c]));
   t.assert.equal(r.kind, 'ok');
   if (r.kind !== 'ok') return;
+  // each frame's own output, read before (and without) the joined body
+  t.assert.deepEqual(
+    r.zstdFrames?.map((f) => f.decoded.toString()),
+    ['hello', 'a'.repeat(600) + 'b'.repeat(400), 'abc'.repeat(5000)],
+  );
+  t.assert.equal(r.decodedBytes, 16005);
   t.assert.equal(r.body.toString(), 'hello' + 'a'.repeat(600) + 'b'.repeat(400) + 'abc'.repeat(5000));
+  t.assert.equal(r.body, r.body, 'joined once');
   t.assert.deepEqual(
     r.zstdFrames?.map((f) => [f.start, f.end, f.wire.length]),
     [
