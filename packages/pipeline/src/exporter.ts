@@ -24,6 +24,11 @@ export interface ExportItem {
    * given the decompressed bytes (inflateZstdFrames).
    */
   contentEncoding?: 'zstd' | undefined;
+  /**
+   * When set, ranges whose concatenation is `payload` (which may then be joined only when read):
+   * an exporter that sends the bytes as they are writes these and saves the join.
+   */
+  readonly parts?: readonly Uint8Array[] | undefined;
 }
 
 export interface Exporter {
@@ -66,8 +71,16 @@ export interface HttpResponse {
 }
 
 export interface HttpClient {
-  post(url: URL, body: Uint8Array, headers: Record<string, string>, tls: TlsMaterial | undefined, timeoutMs: number): Promise<HttpResponse>;
+  /** `body` given as several ranges is written with one writev (no join). */
+  post(url: URL, body: Uint8Array | readonly Uint8Array[], headers: Record<string, string>, tls: TlsMaterial | undefined, timeoutMs: number): Promise<HttpResponse>;
   close(): void;
+}
+
+function bodyLength(body: Uint8Array | readonly Uint8Array[]): number {
+  if (body instanceof Uint8Array) return body.byteLength;
+  let n = 0;
+  for (const p of body) n += p.byteLength;
+  return n;
 }
 
 /** Keep-alive client on node:http/https (a per-request `ca`/`cert`/`key` is part of the https pool key). */
@@ -83,7 +96,7 @@ export function createHttpClient(): HttpClient {
           hostname: url.hostname.replace(/^\[|\]$/g, ''),
           port: url.port === '' ? undefined : Number(url.port),
           path: url.pathname + url.search,
-          headers: { ...headers, 'content-length': String(body.length) },
+          headers: { ...headers, 'content-length': String(bodyLength(body)) },
           timeout: timeoutMs,
         };
         const onRes = (res: IncomingMessage): void => {
@@ -104,7 +117,12 @@ export function createHttpClient(): HttpClient {
           : httpRequest({ ...common, agent: http }, onRes);
         req.on('timeout', () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
         req.on('error', reject);
-        req.end(body);
+        if (body instanceof Uint8Array) req.end(body);
+        else {
+          req.cork();
+          for (const part of body) req.write(part);
+          req.end();
+        }
       });
     },
     close() {

@@ -50,12 +50,12 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
       let res;
       try {
         const h = await headers();
-        // A precompressed zstd payload goes out as it is when zstd is the configured compression.
+        // A precompressed zstd payload goes out as it is (from its parts, unjoined) when zstd is the configured compression.
         const body =
           item.contentEncoding !== 'zstd'
             ? await compress(item.payload, compression, options.compressionLevel)
             : compression === 'zstd'
-              ? item.payload
+              ? (item.parts ?? item.payload)
               : await compress(await inflateZstdFrames(item.payload), compression, options.compressionLevel);
         const material = url.protocol === 'https:' ? await tls() : undefined;
         res = await client.post(url, body, {
