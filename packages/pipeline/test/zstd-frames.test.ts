@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { constants as zc, zstdCompressSync } from 'node:zlib';
 import { readOtlpBody, walkZstdFrames } from '../src/index.ts';
@@ -128,4 +129,28 @@ void test('a body of more frames than any client sends is a 400 without inflatin
   if (r.kind === 'rejected') t.assert.equal(r.statusCode, 400);
   const ok = await read(Buffer.concat(Array.from({ length: 100 }, () => tiny)));
   t.assert.equal(ok.kind === 'ok' ? ok.body.toString() : '', 'x'.repeat(100));
+});
+
+void test('release() frees the large decoded frames at once and leaves small ones (which may share the Buffer pool) alone', async (t) => {
+  const small = zstdCompressSync(Buffer.from('head'), { pledgedSrcSize: 4 });
+  // one large frame that inflates synchronously (small on the wire), one on the thread pool (incompressible)
+  const text = Buffer.from('record '.repeat(20_000));
+  const noise = randomBytes(100_000);
+  const frames = [small, zstdCompressSync(text, { pledgedSrcSize: text.length }), zstdCompressSync(noise, { pledgedSrcSize: noise.length })];
+  t.assert.equal((frames[2] as Buffer).length > 32 * 1024, true, 'the third frame takes the async path');
+  const neighbour = Buffer.from('a pooled neighbour'); // a slice of the shared pool, as the small frame's output may be
+  const r = await read(Buffer.concat(frames));
+  t.assert.equal(r.kind, 'ok');
+  if (r.kind !== 'ok' || r.zstdFrames === undefined || r.release === undefined) throw new Error('expected a framed body with release()');
+  const [head, mid, tail] = r.zstdFrames;
+  t.assert.equal(mid?.decoded.equals(text), true);
+  t.assert.equal(tail?.decoded.equals(noise), true);
+  r.release();
+  for (const f of [mid, tail]) {
+    t.assert.equal(f?.decoded.buffer.detached, true, 'a large frame is freed');
+    t.assert.equal(f?.decoded.length, 0);
+  }
+  t.assert.equal(head?.decoded.toString(), 'head', 'the small frame is untouched');
+  t.assert.equal(neighbour.toString(), 'a pooled neighbour');
+  t.assert.equal(r.decodedBytes, 4 + text.length + noise.length, 'sizes stay known');
 });
