@@ -147,7 +147,7 @@ void test('release() frees the large decoded frames at once and leaves small one
   t.assert.equal(tail?.decoded.equals(noise), true);
   r.release();
   for (const f of [mid, tail]) {
-    t.assert.equal(f?.decoded.buffer.detached, true, 'a large frame is freed');
+    t.assert.equal((f?.decoded.buffer as ArrayBuffer | undefined)?.detached, true, 'a large frame is freed');
     t.assert.equal(f?.decoded.length, 0);
   }
   t.assert.equal(head?.decoded.toString(), 'head', 'the small frame is untouched');
