@@ -6,7 +6,7 @@
 //
 //   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
 //                                [--request-compression zstd|gzip|none] [--request-zstd framed|single] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
-//                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32]
+//                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32] [--rate RECORDS_PER_S]
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
 // file per request (one resource), cut at batch.maxRecords 2000 (1 MiB maxBytes is not reached by
@@ -48,6 +48,7 @@ const { values: opts } = parseArgs({
     compression: { type: 'string', default: 'gzip' },
     'cpu-prof-dir': { type: 'string' },
     'node-flags': { type: 'string', default: '' },
+    rate: { type: 'string' },
   },
 });
 const SECONDS = Number(opts.seconds);
@@ -58,6 +59,10 @@ const RECORDS = Number(opts.records ?? (opts.load === 'collector' ? 2000 : 100))
 const REQUEST_COMPRESSION = opts['request-compression'] ?? (opts.load === 'collector' ? 'zstd' : 'gzip');
 if (!['zstd', 'gzip', 'none'].includes(REQUEST_COMPRESSION)) throw new Error(`--request-compression ${REQUEST_COMPRESSION}: valid are zstd, gzip, none`);
 const HEAP_PODS = Number(opts['heap-pods']);
+// --rate R: offer at most R records per second in all (open loop, spread over the connections)
+// instead of as many as the server acks: the CPU per record of a load both peers can sustain.
+const RATE = opts.rate === undefined ? undefined : Number(opts.rate);
+if (RATE !== undefined && !(RATE > 0)) throw new Error(`--rate ${opts.rate}: records per second, a positive number`);
 const NAMESPACES = 10;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -246,8 +251,19 @@ async function drive(port: number, bodies: readonly Buffer[], untilMs: number): 
       req.on('error', () => res(0));
       req.end(body);
     });
+  // with --rate: request k may start at start + k / (requests per second)
+  const start = performance.now();
+  let slot = 0;
+  const paced = async (): Promise<void> => {
+    if (RATE === undefined) return;
+    const at = start + (slot++ * 1000 * RECORDS) / RATE;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  };
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (Date.now() < untilMs) {
+      await paced();
+      if (Date.now() >= untilMs) break;
       const status = await post(bodies[next++ % bodies.length] as Buffer);
       if (status === 200) result.accepted++;
       else if (status === 0) result.errors++;
@@ -267,6 +283,8 @@ interface Measured {
   exportsPerRequest: number;
   records: number;
   wallSeconds: number;
+  /** Seconds after the load stopped until the backend had received everything (inside the CPU window). */
+  drainSeconds: number;
   cpuSeconds: number;
   rejected: number;
   errors: number;
@@ -275,10 +293,32 @@ interface Measured {
   threads: Map<string, number>;
 }
 
+/**
+ * Waits until the backend has received nothing for 1.5 s: the peer has exported what it accepted.
+ * A peer that acks first and exports later (the collector's in-memory sending queue) would
+ * otherwise leave part of its work outside the measured CPU window. Returns the seconds waited.
+ */
+async function drained(sinkRequests: () => number): Promise<number> {
+  const t0 = performance.now();
+  let last = sinkRequests();
+  let quietSince = performance.now();
+  while (performance.now() - quietSince < 1500 && performance.now() - t0 < 300_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = sinkRequests();
+    if (now !== last) {
+      last = now;
+      quietSince = performance.now();
+    }
+  }
+  return (quietSince - t0) / 1000;
+}
+
 async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured> {
   const pid = proc.pid ?? 0;
   log(`${name}: warm-up 3 s`);
   await drive(port, bodies, Date.now() + 3000);
+  // The window starts with nothing left to export and ends once all it accepted is exported.
+  await drained(sinkRequests);
   const threads0 = await cpuByThread(pid);
   const cpu0 = await cpuSeconds(pid);
   const sink0 = sinkRequests();
@@ -286,11 +326,12 @@ async function measure(name: string, proc: ChildProcess, port: number, bodies: r
   log(`${name}: measuring ${SECONDS} s with ${CONNECTIONS} connections`);
   const r = await drive(port, bodies, Date.now() + SECONDS * 1000);
   const wall = (performance.now() - t0) / 1000;
+  const drainSeconds = await drained(sinkRequests);
   const cpu = (await cpuSeconds(pid)) - cpu0;
   const threads = await cpuByThread(pid);
   for (const [k, v] of threads) threads.set(k, v - (threads0.get(k) ?? 0));
   const rss = await rssBytes(pid);
-  return { name, exportsPerRequest: (sinkRequests() - sink0) / Math.max(1, r.accepted), records: r.accepted * RECORDS, wallSeconds: wall, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss, threads };
+  return { name, exportsPerRequest: (sinkRequests() - sink0) / Math.max(1, r.accepted), records: r.accepted * RECORDS, wallSeconds: wall, drainSeconds, cpuSeconds: cpu, rejected: r.rejected, errors: r.errors, rssBytes: rss, threads };
 }
 
 function spawnLogged(cmd: string, args: string[], logPath: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
@@ -428,12 +469,12 @@ try {
 
 const perCpu = (m: Measured): number => m.records / m.cpuSeconds;
 const rows = results.map((m) =>
-  [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
+  [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.drainSeconds.toFixed(1).padStart(7), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
     String(Math.round(m.rssBytes / 1e6)).padStart(7), m.exportsPerRequest.toFixed(2).padStart(11), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
 );
 const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
-process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
+process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections${RATE === undefined ? "" : `, offered ${RATE} records/s`}, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
+process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'drain s'.padStart(7)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
 for (const m of results) {
   const parts = [...m.threads].filter(([, v]) => v >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)} s (${Math.round((100 * v) / m.cpuSeconds)}%)`);
   process.stdout.write(`  ${m.name} CPU by thread: ${parts.join(', ')}\n`);

@@ -65,6 +65,7 @@ const enrichmentConfigSchema = defineConfig({
   }),
   export: s.object({
     concurrency: s.number({ integer: true, min: 1, max: 64, default: 4, description: 'Batches in flight to the backend.' }),
+    linger: s.duration({ max: 10_000, default: '100ms', description: 'How long a batch under queue.coalesceMaxBytes waits for more before it is sent; 0 sends at once. Fewer, larger backend requests under a steady load, at the cost of this much delivery delay.' }),
     initialBackoff: s.duration({ default: '1s', description: 'First retry delay (full jitter).' }),
     maxBackoff: s.duration({ default: '30s', description: 'Largest retry delay.' }),
     maxElapsed: s.duration({ optional: true, description: 'Dead-letter a batch retried this long; unset = retry forever (the queue holds).' }),

@@ -21,6 +21,12 @@ interface BatchingOptions {
   maxInFlight: number;
   /** Largest merged payload; an item larger than this is sent alone. */
   maxBytes: number;
+  /**
+   * How long an item may wait for others to join it when a send slot is free but the batch is
+   * still under maxBytes (0: send at once). Under a steady load below capacity every item would
+   * otherwise leave alone (one backend request per client request).
+   */
+  lingerMs?: number;
 }
 
 /** The parts of a queue item enqueued in parts (QueueItem.parts), else its payload. */
@@ -86,6 +92,9 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
   const pending = new Map<string, Waiting[]>();
   let inFlight = 0;
   let scheduled = false;
+  const lingerMs = Math.max(0, options.lingerMs ?? 0);
+  const lingering = new Map<string, NodeJS.Timeout>(); // key -> timer of its first waiting item
+  const lingered = new Set<string>(); // keys whose linger ran out (or whose batch is full)
 
   const send = (batch: Waiting[], key: string): void => {
     inFlight++;
@@ -104,6 +113,7 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
       },
     ).finally(() => {
       inFlight--;
+      for (const k of pending.keys()) lingered.add(k);
       pump();
     });
   };
@@ -122,10 +132,37 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
     return list.splice(0, n);
   };
 
+  const bytesOf = (list: readonly Waiting[]): number => {
+    let n = 0;
+    for (const w of list) n += sizeOf(w.item);
+    return n;
+  };
+
+  // A key may go when its batch is full, its linger ran out, or a send just finished (what waited
+  // for the slot has waited long enough).
+  const ready = (key: string, list: readonly Waiting[]): boolean => {
+    if (lingerMs === 0 || lingered.has(key) || bytesOf(list) >= options.maxBytes) return true;
+    if (!lingering.has(key)) {
+      lingering.set(key, setTimeout(() => {
+        lingering.delete(key);
+        lingered.add(key);
+        pump();
+      }, lingerMs));
+    }
+    return false;
+  };
+
   function pump(): void {
-    for (const [signal, list] of pending) {
-      while (inFlight < maxInFlight && list.length > 0) send(take(list), signal);
-      if (list.length === 0) pending.delete(signal);
+    for (const [key, list] of pending) {
+      if (!ready(key, list)) continue;
+      while (inFlight < maxInFlight && list.length > 0) send(take(list), key);
+      if (list.length === 0) {
+        pending.delete(key);
+        lingered.delete(key);
+        const timer = lingering.get(key);
+        if (timer !== undefined) clearTimeout(timer);
+        lingering.delete(key);
+      }
       if (inFlight >= maxInFlight) return;
     }
   }
@@ -151,7 +188,14 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
         }
       });
     },
-    shutdown: () => inner.shutdown(),
+    shutdown: () => {
+      // nothing waits out its linger once the service stops
+      for (const timer of lingering.values()) clearTimeout(timer);
+      lingering.clear();
+      for (const k of pending.keys()) lingered.add(k);
+      pump();
+      return inner.shutdown();
+    },
   };
 }
 

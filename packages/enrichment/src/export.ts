@@ -105,7 +105,7 @@ function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: 
   const inner = zstdItems(createExporter(config, logger), passThrough);
   // The file exporter writes one line per item; the OTLP ones send merged batches.
   const batching = config.exporter.protocol !== 'file';
-  const exporter = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes }) : inner;
+  const exporter = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes, lingerMs: x.linger }) : inner;
   const loop = createExportLoop({
     queue,
     exporter: countingExporter(exporter, metrics),

@@ -209,6 +209,7 @@ void test('mTLS: a collector certificate from the client CA is accepted; no cert
   const metrics = (await call(h.port, '/metrics', anonymous)).body.toString();
   t.assert.equal(metricValue(metrics, 'sextant_enrichment_requests_total{signal="logs",code="401"}'), 2);
   t.assert.equal(metricValue(metrics, 'sextant_enrichment_requests_total{signal="logs",code="200"}'), 2);
+  await waitUntil('the accepted requests exported', () => h.sink.logs.flatMap((r) => r.resourceLogs).length >= 2);
   t.assert.equal(h.sink.logs.flatMap((r) => r.resourceLogs).length, 2, 'nothing of the refused requests reached the backend');
   t.assert.equal(h.logs.lines.some((l) => l.includes('OTLP request refused: client certificate')), true, 'refusals are logged');
 
