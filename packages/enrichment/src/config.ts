@@ -65,6 +65,7 @@ const enrichmentConfigSchema = defineConfig({
   }),
   export: s.object({
     concurrency: s.number({ integer: true, min: 1, max: 64, default: 4, description: 'Batches in flight to the backend.' }),
+    drainOnShutdown: s.duration({ max: 600_000, default: '5s', description: 'On SIGTERM, after ingest has stopped, keep exporting until the queue is empty for at most this long; what is left stays on the volume and is sent after the next start.' }),
     linger: s.duration({ max: 10_000, default: '100ms', description: 'How long a batch under queue.coalesceMaxBytes waits for more before it is sent; 0 sends at once. Fewer, larger backend requests under a steady load, at the cost of this much delivery delay.' }),
     initialBackoff: s.duration({ default: '1s', description: 'First retry delay (full jitter).' }),
     maxBackoff: s.duration({ default: '30s', description: 'Largest retry delay.' }),

@@ -85,7 +85,7 @@ function zstdBatch(signal: string, batch: readonly Waiting[]): ExportItem {
   };
 }
 
-function createBatchingExporter(inner: Exporter, options: BatchingOptions): Exporter {
+function createBatchingExporter(inner: Exporter, options: BatchingOptions): Exporter & { flush(): void } {
   const maxInFlight = Math.max(1, options.maxInFlight);
   // signal (+ '\0zstd' for zstd items) -> items waiting for a send slot. zstd items merge with each
   // other only: the concatenation of zstd frames is again a zstd stream of the concatenated requests.
@@ -93,6 +93,7 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
   let inFlight = 0;
   let scheduled = false;
   const lingerMs = Math.max(0, options.lingerMs ?? 0);
+  let closing = false; // set by flush(): from then on nothing waits out a linger
   const lingering = new Map<string, NodeJS.Timeout>(); // key -> timer of its first waiting item
   const lingered = new Set<string>(); // keys whose linger ran out (or whose batch is full)
 
@@ -141,7 +142,7 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
   // A key may go when its batch is full, its linger ran out, or a send just finished (what waited
   // for the slot has waited long enough).
   const ready = (key: string, list: readonly Waiting[]): boolean => {
-    if (lingerMs === 0 || lingered.has(key) || bytesOf(list) >= options.maxBytes) return true;
+    if (closing || lingerMs === 0 || lingered.has(key) || bytesOf(list) >= options.maxBytes) return true;
     if (!lingering.has(key)) {
       lingering.set(key, setTimeout(() => {
         lingering.delete(key);
@@ -188,15 +189,20 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
         }
       });
     },
+    flush,
     shutdown: () => {
-      // nothing waits out its linger once the service stops
-      for (const timer of lingering.values()) clearTimeout(timer);
-      lingering.clear();
-      for (const k of pending.keys()) lingered.add(k);
-      pump();
+      flush();
       return inner.shutdown();
     },
   };
+
+  /** Sends what is waiting now and stops lingering (the service is stopping). */
+  function flush(): void {
+    closing = true;
+    for (const timer of lingering.values()) clearTimeout(timer);
+    lingering.clear();
+    pump();
+  }
 }
 
 export { createBatchingExporter, encodingOf };

@@ -105,12 +105,14 @@ function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: 
   const inner = zstdItems(createExporter(config, logger), passThrough);
   // The file exporter writes one line per item; the OTLP ones send merged batches.
   const batching = config.exporter.protocol !== 'file';
-  const exporter = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes, lingerMs: x.linger }) : inner;
+  const batcher = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes, lingerMs: x.linger }) : undefined;
+  const exporter = batcher ?? inner;
   const loop = createExportLoop({
     queue,
     exporter: countingExporter(exporter, metrics),
     retry: createRetryPolicy({ initialMs: x.initialBackoff, maxMs: x.maxBackoff, maxElapsedMs: x.maxElapsed }),
     concurrency: batching ? x.concurrency * ITEMS_PER_SEND : x.concurrency,
+    drainOnShutdownMs: x.drainOnShutdown,
     // Items with a meta.source go one at a time per source, in queue order, retries included (the
     // loop's default key). Under export.order source the ingest stores each source's requests in
     // items of their own named by it (coalesce.ts), so a merged send holds at most one item of a
@@ -125,7 +127,11 @@ function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: 
     start() {
       loop.start().catch((err: unknown) => logger.error({ err }, 'export loop failed to start'));
     },
-    shutdown: () => loop.shutdown(),
+    // Lingering batches leave at once: the loop's shutdown waits for the exports in flight.
+    shutdown: () => {
+      if (batcher !== undefined) batcher.flush();
+      return loop.shutdown();
+    },
   };
 }
 

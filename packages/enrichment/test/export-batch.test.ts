@@ -10,6 +10,7 @@ import { silentLogger } from '@sextant/pipeline';
 import { listenLocal, logsRequest, resourceAttrs, tempDir, waitUntil } from './helpers.ts';
 
 interface Harness {
+  stop(): Promise<void>;
   /** test.seq of each resource, per backend request, in arrival order */
   sends: string[][];
   /** Answers the backend holds while `hold` returns true. */
@@ -64,6 +65,7 @@ async function start(
   await waitUntil('ready', () => service.ready());
   const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
   return {
+    stop: () => service.shutdown(),
     sends,
     held,
     async post(seq) {
@@ -107,3 +109,12 @@ for (const linger of [0, 1000] as const) {
     else t.assert.deepEqual(h.sends, [['0', '1', '2']], 'one export request for the three');
   });
 }
+
+void test('a graceful shutdown sends what is lingering instead of leaving it in the queue', async (t) => {
+  const h = await start(t, { linger: 5000 });
+  for (let i = 0; i < 3; i++) t.assert.equal(await h.post(i), 200);
+  const t0 = Date.now();
+  await h.stop();
+  t.assert.deepEqual(h.sends.flat().sort(), ['0', '1', '2'], 'every accepted item reached the backend before the service stopped');
+  t.assert.equal(Date.now() - t0 < 4000, true, 'without waiting out the linger');
+});

@@ -25,6 +25,12 @@ export interface ExportLoopOptions {
   /** Counters `export_items_total{signal,outcome}`, `export_retries_total{signal}`, `dropped_total{reason}`. */
   metrics?: Metrics;
   name?: string;
+  /**
+   * On shutdown, keep exporting until the queue is empty, for at most this long, before stopping
+   * (what a source put in the queue on its way down still leaves). 0 (default): stop at once;
+   * unsent items stay in the queue for the next start.
+   */
+  drainOnShutdownMs?: number;
 }
 
 export interface ExportLoopStats {
@@ -228,6 +234,12 @@ export function createExportLoop(options: ExportLoopOptions): ExportLoop {
       return Promise.resolve();
     },
     async shutdown() {
+      const drainMs = Math.max(0, options.drainOnShutdownMs ?? 0);
+      if (drainMs > 0 && running !== undefined && !stopping) {
+        const deadline = Date.now() + drainMs;
+        while (Date.now() < deadline && queue.stats().depth > 0) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+        if (queue.stats().depth > 0) log?.warn({ left: queue.stats().depth, drainMs }, 'export loop: stopping with items still queued; they are sent after the next start');
+      }
       stopping = true;
       abort.abort();
       signalWake();

@@ -123,6 +123,38 @@ void test('during an outage nothing is dropped: shutdown returns the items and a
   t.assert.deepEqual((await again.lease(10)).map((i) => i.payload.toString()), ['t0', 't1', 't2', 't3']);
 });
 
+void test('drainOnShutdownMs: what is enqueued as shutdown begins still reaches the backend; during an outage shutdown gives up at the deadline', async (t: TestContext) => {
+  const got: string[] = [];
+  let down = false;
+  const url = await server(t, (b, res) => {
+    if (down) {
+      res.writeHead(503).end();
+      return;
+    }
+    got.push(b);
+    res.writeHead(200).end();
+  });
+  const { q } = await queue(t);
+  const loop = createExportLoop({ queue: q, exporter: createOtlpHttpExporter({ endpoint: url, compression: 'none' }), retry, drainOnShutdownMs: 2000 });
+  await loop.start();
+  // a source's last batch, enqueued just before the service stops its export loop
+  for (let i = 0; i < 3; i++) await q.enqueue({ signal: 'logs', payload: Buffer.from(`last${i}`) });
+  await loop.shutdown();
+  t.assert.deepEqual(got.sort(), ['last0', 'last1', 'last2']);
+  t.assert.equal(q.stats().depth, 0);
+
+  down = true;
+  const { q: q2 } = await queue(t);
+  const loop2 = createExportLoop({ queue: q2, exporter: createOtlpHttpExporter({ endpoint: url, compression: 'none' }), retry, drainOnShutdownMs: 300 });
+  await loop2.start();
+  await q2.enqueue({ signal: 'logs', payload: Buffer.from('stuck') });
+  const t0 = Date.now();
+  await loop2.shutdown();
+  t.assert.equal(Date.now() - t0 >= 290, true, 'waited for the drain deadline');
+  t.assert.equal(q2.stats().depth, 1, 'the item stays queued for the next start');
+  t.assert.equal(q2.stats().leased, 0);
+});
+
 void test('maxElapsedMs turns endless retries into a counted dead letter', async (t: TestContext) => {
   const url = await server(t, (_b, res) => res.writeHead(503).end());
   const { q } = await queue(t);
