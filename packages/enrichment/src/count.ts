@@ -3,20 +3,7 @@
 // @sextant/otlp countResourceRecords, which checks the structure it walks through and throws its
 // decode error on a malformed one (the ingest answers 400). Field numbers:
 // opentelemetry/proto/{logs,metrics}/v1 and collector/*/v1.
-import { countResourceRecords } from '@sextant/otlp';
-
-function varint(buf: Uint8Array, pos: number, end: number): [value: number, next: number] | undefined {
-  let value = 0;
-  let mul = 1;
-  while (pos < end) {
-    const b = buf[pos++] as number;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) return [value, pos];
-    mul *= 128;
-    if (mul > 2 ** 63) break;
-  }
-  return undefined;
-}
+import { countResourceRecords, readVarintAt } from '@sextant/otlp';
 
 /**
  * Records under the resources at `resourceIndexes` (all resources when omitted): log records for
@@ -29,16 +16,16 @@ function countRecords(signal: 'logs' | 'metrics', bytes: Uint8Array, resourceInd
   let index = 0;
   let pos = 0;
   while (pos < bytes.length) {
-    const tag = varint(bytes, pos, bytes.length);
+    const tag = readVarintAt(bytes, pos, bytes.length);
     if (tag === undefined) return count;
     const wire = tag[0] & 7;
     pos = tag[1];
     if (wire !== 2) return count; // not an OTLP request's top level: resource_logs / resource_metrics are its only fields
-    const len = varint(bytes, pos, bytes.length);
+    const len = readVarintAt(bytes, pos, bytes.length);
     if (len === undefined || len[1] + len[0] > bytes.length) return count;
     const start = len[1];
     pos = start + len[0];
-    if (tag[0] >>> 3 !== 1) continue;
+    if (Math.floor(tag[0] / 8) !== 1) continue;
     if (wanted === undefined || wanted.has(index)) count += countResourceRecords(bytes.subarray(start, pos), signal);
     index++;
   }

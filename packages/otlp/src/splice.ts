@@ -256,22 +256,31 @@ function splice(bytes: Uint8Array, signal: Signal, fn: ResourceRewrite): { parts
 // ---------------------------------------------------------------------------------------------
 // Counting without decoding
 
+/**
+ * Reads the field at r.pos: for field `fieldNo` (which must be length-delimited) returns the end
+ * of its payload, r.pos at the payload's start; any other field is skipped (checked) and -1 returned.
+ */
+function nextField(r: Reader, fieldNo: number): number {
+  const fieldStart = r.pos;
+  const t = r.tag();
+  const wt = t & 7;
+  const f = (t - wt) / 8;
+  if (f !== fieldNo) {
+    r.skip(wt, f);
+    return -1;
+  }
+  if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${f} has wire type ${wt}`, fieldStart);
+  return r.lenEnd();
+}
+
 function forEachField(r: Reader, end: number, fieldNo: number, fn: (end: number) => void): void {
   const saveEnd = r.end;
   r.end = end;
   while (r.pos < end) {
-    const fieldStart = r.pos;
-    const t = r.tag();
-    const wt = t & 7;
-    const f = (t - wt) / 8;
-    if (f === fieldNo) {
-      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${f} has wire type ${wt}`, fieldStart);
-      const pe = r.lenEnd();
-      fn(pe);
-      r.pos = pe;
-    } else {
-      r.skip(wt, f);
-    }
+    const pe = nextField(r, fieldNo);
+    if (pe < 0) continue;
+    fn(pe);
+    r.pos = pe;
   }
   r.end = saveEnd;
 }
@@ -334,16 +343,10 @@ function countField2(r: Reader, end: number): number {
     }
     // one field the checked way (other fields, long lengths, and bytes in error, which throw)
     r.pos = pos;
-    const fieldStart = pos;
-    const t = r.tag();
-    const wt = t & 7;
-    const f = (t - wt) / 8;
-    if (f === 2) {
-      if (wt !== WT_LEN) throw otlpError('SEXTANT_OTLP_WIRE_TYPE', `field ${f} has wire type ${wt}`, fieldStart);
-      r.pos = r.lenEnd();
+    const pe = nextField(r, 2);
+    if (pe >= 0) {
+      r.pos = pe;
       n++;
-    } else {
-      r.skip(wt, f);
     }
     pos = r.pos;
   }
