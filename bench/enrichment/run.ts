@@ -5,7 +5,7 @@
 // ratio; then the heap of the enrichment service with 10,000 pods in its cache.
 //
 //   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
-//                                [--request-compression zstd|gzip|none] [--request-zstd framed|single] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
+//                                [--request-compression zstd|gzip|none] [--request-frames framed|single] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
 //                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32] [--rate RECORDS_PER_S]
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { gzipSync, zstdCompress } from 'node:zlib';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createLogsEncoder, encodeZstdFramedLogs } from '@sextant/otlp';
+import { createLogsEncoder, encodeGzipFramedLogs, encodeZstdFramedLogs } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
 import { REPO_ROOT, freePort, onProcessExit, otelcolBin, startCluster } from '@sextant/test-env';
 import { benchPods, podObject } from './objects.ts';
@@ -40,7 +40,7 @@ const { values: opts } = parseArgs({
     pods: { type: 'string', default: '1000' },
     records: { type: 'string' },
     'request-compression': { type: 'string' },
-    'request-zstd': { type: 'string', default: 'framed' },
+    'request-frames': { type: 'string', default: 'framed' },
     order: { type: 'string', default: 'none' },
     'heap-pods': { type: 'string', default: '10000' },
     'skip-heap': { type: 'boolean', default: false },
@@ -57,6 +57,7 @@ const PODS = Number(opts.pods);
 if (opts.load !== 'collector' && opts.load !== 'small') throw new Error(`--load ${opts.load}: valid are collector, small`);
 const RECORDS = Number(opts.records ?? (opts.load === 'collector' ? 2000 : 100));
 const REQUEST_COMPRESSION = opts['request-compression'] ?? (opts.load === 'collector' ? 'zstd' : 'gzip');
+if (opts['request-frames'] !== 'framed' && opts['request-frames'] !== 'single') throw new Error(`--request-frames ${opts['request-frames']}: valid are framed, single`);
 if (!['zstd', 'gzip', 'none'].includes(REQUEST_COMPRESSION)) throw new Error(`--request-compression ${REQUEST_COMPRESSION}: valid are zstd, gzip, none`);
 const HEAP_PODS = Number(opts['heap-pods']);
 // --rate R: offer at most R records per second in all (open loop, spread over the connections)
@@ -166,12 +167,15 @@ const zstdAsync = promisify(zstdCompress);
 
 /**
  * As the node collector compresses (its exporter.ts): zstd as frames H, R per resource with their
- * content sizes (@sextant/otlp encodeZstdFramedLogs), which the enrichment service keeps compressed
- * through to an otlp_http zstd export. --request-zstd single: one frame, as before (no content size).
+ * content sizes (@sextant/otlp encodeZstdFramedLogs), gzip as members H, R per resource that name
+ * their lengths (encodeGzipFramedLogs, level 1), which the enrichment service keeps compressed
+ * through to an otlp_http export of the same codec. --request-frames single: one zstd frame (no
+ * content size) or one gzip member (level 6), as before.
  */
 async function compressRequest(bytes: Uint8Array): Promise<Buffer> {
-  if (REQUEST_COMPRESSION === 'zstd') return opts['request-zstd'] === 'single' ? zstdAsync(bytes) : Buffer.concat(await encodeZstdFramedLogs(bytes));
-  if (REQUEST_COMPRESSION === 'gzip') return gzipSync(bytes);
+  const single = opts['request-frames'] === 'single';
+  if (REQUEST_COMPRESSION === 'zstd') return single ? zstdAsync(bytes) : Buffer.concat(await encodeZstdFramedLogs(bytes));
+  if (REQUEST_COMPRESSION === 'gzip') return single ? gzipSync(bytes) : Buffer.concat(await encodeGzipFramedLogs(bytes));
   return Buffer.from(bytes);
 }
 

@@ -6,6 +6,7 @@
 // exporter (HTTP round trip, compression call, frame) down under concurrent load; see
 // bench/README.md "enrichment".
 import type { EnqueueResult, Queue } from '@sextant/pipeline';
+import type { FramedEncoding } from './enrich.ts';
 
 interface Waiter {
   resolve: (r: EnqueueResult) => void;
@@ -24,8 +25,8 @@ interface Group {
 interface ItemMeta {
   records: number;
   source?: string;
-  /** 'zstd': the payload is zstd frames (enrich.ts zstdSpliceParts); absent: protobuf. */
-  encoding?: 'zstd';
+  /** 'zstd' / 'gzip': the payload is zstd frames / gzip members (enrich.ts compressedSpliceParts); absent: protobuf. */
+  encoding?: FramedEncoding;
 }
 
 interface Coalescer {
@@ -34,18 +35,18 @@ interface Coalescer {
    * record count (stored in the item's meta); with a `source`, only payloads of that source
    * share an item, and the item's meta names it.
    */
-  enqueue(signal: string, payload: readonly Uint8Array[], bytes: number, records: number, source?: string, encoding?: 'zstd'): Promise<EnqueueResult>;
+  enqueue(signal: string, payload: readonly Uint8Array[], bytes: number, records: number, source?: string, encoding?: FramedEncoding): Promise<EnqueueResult>;
 }
 
 interface SignalState {
   signal: string;
   source: string | undefined;
-  encoding: 'zstd' | undefined;
+  encoding: FramedEncoding | undefined;
   inFlight: number;
   pending: Group | undefined;
 }
 
-function keyOf(signal: string, source: string | undefined, encoding: 'zstd' | undefined): string {
+function keyOf(signal: string, source: string | undefined, encoding: FramedEncoding | undefined): string {
   return `${signal}\0${source === undefined ? '-' : `+${source}`}\0${encoding ?? ''}`;
 }
 
@@ -78,7 +79,7 @@ function createCoalescer(queue: Queue, limits: { maxBytes: number; maxItems: num
 
   return {
     enqueue(signal, payload, bytes, records, source, encoding) {
-      // zstd frames and protobuf never share an item: each item is all one or all the other.
+      // zstd frames, gzip members and protobuf never share an item: each item is all one of them.
       const key = keyOf(signal, source, encoding);
       let s = state.get(key);
       if (s === undefined) {

@@ -1,7 +1,7 @@
 // Enrichment of one OTLP request through the resource splice: read the resources, find each
 // one's pod, then rewrite only the Resource messages. Log records and data points are copied
 // as bytes and never decoded (ARCHITECTURE.md "Resource-level splice").
-import { zstdCompressSync, constants as zlibConstants } from 'node:zlib';
+import { gzipSync, zstdCompressSync, constants as zlibConstants } from 'node:zlib';
 import { fieldHead, readVarintAt } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
 
@@ -34,8 +34,11 @@ interface Splice {
 
 type MissReason = 'no_key' | 'not_found_after_wait';
 
-/** One zstd frame of the received body: its compressed bytes and what it decoded to. */
-interface ZstdFrameSpan {
+/** Codecs whose frames the compressed splice keeps (OtlpBody.frames: zstd frames, gzip members). */
+type FramedEncoding = 'zstd' | 'gzip';
+
+/** One frame (zstd frame, gzip member) of the received body: its compressed bytes and what it decoded to. */
+interface FrameSpan {
   wire: Uint8Array;
   decoded: Uint8Array;
 }
@@ -56,8 +59,8 @@ interface EnrichOutcome {
   droppedIndexes: number[];
   /** k8s.node.name of the first resource that has one: the node whose collector sent the request. */
   source: string | undefined;
-  /** 'zstd' when `payload` is zstd frames (the compressed splice), else the payload is the protobuf request. */
-  encoding: 'zstd' | undefined;
+  /** Set when `payload` is zstd frames or gzip members (the compressed splice), else the payload is the protobuf request. */
+  encoding: FramedEncoding | undefined;
   /** Records per resource, when the request was read frame by frame (counted while checking it). */
   recordsPerResource: number[] | undefined;
 }
@@ -160,7 +163,7 @@ async function enrichRequest<P>(
     return mergeAttributes(attrs, metadataKeyValues(podAttrs));
   };
   let payload: Uint8Array[];
-  if (framed !== undefined) payload = zstdSpliceParts(framed, splice, rewrite);
+  if (framed !== undefined) payload = compressedSpliceParts(framed, splice, rewrite);
   else {
     const bytes = input as Uint8Array;
     payload = splice.rewriteResourcesParts === undefined ? [splice.rewriteResources(bytes, signal, rewrite)] : splice.rewriteResourcesParts(bytes, signal, rewrite);
@@ -177,18 +180,20 @@ async function enrichRequest<P>(
     misses,
     droppedIndexes,
     source: nodeOf(resources),
-    encoding: framed === undefined ? undefined : 'zstd',
+    encoding: framed?.encoding,
     recordsPerResource: framed?.records,
   };
 }
 
-const ZSTD_SPLICE_MIN_RESOURCE_BYTES = 4096;
+const SPLICE_MIN_RESOURCE_BYTES = 4096;
 
 /**
- * A logs request framed per resource the way @sextant/otlp encodeZstdFramedLogs frames it, read
- * and checked frame by frame: the decoded frames are never joined into one request.
+ * A logs request framed per resource the way @sextant/otlp encodeZstdFramedLogs and
+ * encodeGzipFramedLogs frame it, read and checked frame by frame: the decoded frames are never
+ * joined into one request.
  */
 interface FramedLogs {
+  encoding: FramedEncoding;
   /** Per resource: a request holding one ResourceLogs with only that resource (from H). */
   minis: Uint8Array[];
   /** Per resource: its attributes, read from `minis`. */
@@ -200,25 +205,25 @@ interface FramedLogs {
 }
 
 /**
- * The H/R frame layout of @sextant/otlp encodeZstdFramedLogs: frames in pairs, H_i decoding to
+ * The H/R frame layout of @sextant/otlp's framed encoders: frames in pairs, H_i decoding to
  * exactly `0x0a varint(L) <resource field>` and R_i holding the remaining L minus the resource
  * field's bytes of that ResourceLogs, with no second resource field. R is checked as the splice
  * checks a ResourceLogs, and its records are counted (a malformed R throws the splice's decode
  * error: a 400). Anything else → undefined, and the caller reads the joined body as it would
  * from any client (and stores it as protobuf).
  */
-function readFramedLogs(frames: readonly ZstdFrameSpan[], splice: Splice): FramedLogs | undefined {
+function readFramedLogs(frames: readonly FrameSpan[], encoding: FramedEncoding, splice: Splice): FramedLogs | undefined {
   if (frames.length === 0 || frames.length % 2 !== 0) return undefined;
   const resources = frames.length / 2;
   let decoded = 0;
   for (const f of frames) decoded += f.decoded.length;
-  // Each H' costs a splice call and a zstd call (~10-20 µs); with small resources that costs more
-  // than compressing the whole request at export, so those requests are stored as protobuf.
-  if (decoded / resources < ZSTD_SPLICE_MIN_RESOURCE_BYTES) return undefined;
-  const out: FramedLogs = { minis: [], attrs: [], rest: [], records: [] };
+  // Each H' costs a splice call and a compressor call (~10-20 µs); with small resources that costs
+  // more than compressing the whole request at export, so those requests are stored as protobuf.
+  if (decoded / resources < SPLICE_MIN_RESOURCE_BYTES) return undefined;
+  const out: FramedLogs = { encoding, minis: [], attrs: [], rest: [], records: [] };
   for (let i = 0; i < frames.length; i += 2) {
-    const h = (frames[i] as ZstdFrameSpan).decoded;
-    const r = frames[i + 1] as ZstdFrameSpan;
+    const h = (frames[i] as FrameSpan).decoded;
+    const r = frames[i + 1] as FrameSpan;
     if (h[0] !== 0x0a) return undefined;
     const outer = readVarintAt(h, 1, h.length);
     if (outer === undefined) return undefined;
@@ -242,10 +247,12 @@ function readFramedLogs(frames: readonly ZstdFrameSpan[], splice: Splice): Frame
 
 /**
  * The compressed splice: per resource a new small H' frame (tag, new length, enriched resource;
- * zstd level 1) followed by the client's own R frame bytes, never recompressed. A dropped
- * resource drops both. The concatenation is one zstd stream decoding to the enriched request.
+ * level 1 of the request's codec) followed by the client's own R frame bytes, never recompressed.
+ * A dropped resource drops both. The concatenation is one zstd stream (one gzip file of several
+ * members) decoding to the enriched request. H' needs no 'SX' length: nothing reads the stored
+ * members one by one again, and gzip readers decode the members as one stream.
  */
-function zstdSpliceParts(framed: FramedLogs, splice: Splice, rewrite: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[] {
+function compressedSpliceParts(framed: FramedLogs, splice: Splice, rewrite: (attrs: KeyValue[], index: number) => KeyValue[] | null): Uint8Array[] {
   const parts: Uint8Array[] = [];
   for (let i = 0; i < framed.minis.length; i++) {
     const rest = framed.rest[i] as FramedLogs['rest'][number];
@@ -255,7 +262,8 @@ function zstdSpliceParts(framed: FramedLogs, splice: Splice, rewrite: (attrs: Ke
     if (out[0] !== 0x0a || len === undefined || len[1] + len[0] !== out.length) throw new Error('internal: unexpected splice output for one resource');
     const content = out.subarray(len[1]);
     const head = Buffer.concat([fieldHead(0x0a, content.length + rest.size), content]);
-    parts.push(zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }), rest.wire);
+    const h = framed.encoding === 'zstd' ? zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }) : gzipSync(head, { level: 1 });
+    parts.push(h, rest.wire);
   }
   return parts;
 }
@@ -269,4 +277,4 @@ function nodeOf(resources: readonly KeyValue[][]): string | undefined {
 }
 
 export { enrichRequest, mergeAttributes, podKeyOf, readFramedLogs };
-export type { EnrichOutcome, FramedLogs, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal, ZstdFrameSpan };
+export type { EnrichOutcome, FramedEncoding, FramedLogs, FrameSpan, MissReason, PodMetadata, ResourcePodKey, Splice, SpliceSignal };

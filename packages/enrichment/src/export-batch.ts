@@ -10,6 +10,7 @@
 // with or without this); it matters when the backend is slow or back from an outage and items pile
 // up: packages/enrichment/test/export-batch.test.ts drains 12 waiting items in far fewer requests.
 import type { ExportItem, ExportResult, Exporter } from '@sextant/pipeline';
+import type { FramedEncoding } from './enrich.ts';
 
 interface Waiting {
   readonly item: ExportItem;
@@ -34,11 +35,12 @@ function partsOf(item: ExportItem): readonly Uint8Array[] {
   return item.parts ?? [item.payload];
 }
 
-/** 'zstd' for items stored as zstd frames (coalesce.ts ItemMeta.encoding); older items have none. */
-function encodingOf(item: ExportItem): 'zstd' | undefined {
-  if (item.contentEncoding === 'zstd') return 'zstd';
+/** The codec of items stored compressed (coalesce.ts ItemMeta.encoding); protobuf items have none. */
+function encodingOf(item: ExportItem): FramedEncoding | undefined {
+  if (item.contentEncoding !== undefined) return item.contentEncoding;
   const m = item.meta;
-  return m !== null && typeof m === 'object' && !Array.isArray(m) && m['encoding'] === 'zstd' ? 'zstd' : undefined;
+  const e = m !== null && typeof m === 'object' && !Array.isArray(m) ? m['encoding'] : undefined;
+  return e === 'zstd' || e === 'gzip' ? e : undefined;
 }
 
 /** Payload bytes of an item, without joining its parts. */
@@ -66,18 +68,18 @@ function mergePayloads(items: readonly Waiting[]): Uint8Array {
 }
 
 /**
- * zstd items merged as the list of their parts, joined only if an exporter reads `payload`: the
- * otlp_http exporter sends a zstd batch as it is, from the parts (one writev), which saves a copy
- * of every exported byte and its allocation.
+ * Compressed items merged as the list of their parts, joined only if an exporter reads `payload`:
+ * the otlp_http exporter sends such a batch as it is, from the parts (one writev), which saves a
+ * copy of every exported byte and its allocation.
  */
-function zstdBatch(signal: string, batch: readonly Waiting[]): ExportItem {
+function encodedBatch(signal: string, batch: readonly Waiting[], encoding: FramedEncoding): ExportItem {
   const parts: Uint8Array[] = [];
   for (const w of batch) for (const p of partsOf(w.item)) parts.push(p);
   let joined: Uint8Array | undefined;
   return {
     signal,
-    meta: { encoding: 'zstd' },
-    contentEncoding: 'zstd',
+    meta: { encoding },
+    contentEncoding: encoding,
     parts,
     get payload(): Uint8Array {
       return (joined ??= mergePayloads(batch));
@@ -87,8 +89,9 @@ function zstdBatch(signal: string, batch: readonly Waiting[]): ExportItem {
 
 function createBatchingExporter(inner: Exporter, options: BatchingOptions): Exporter & { flush(): void } {
   const maxInFlight = Math.max(1, options.maxInFlight);
-  // signal (+ '\0zstd' for zstd items) -> items waiting for a send slot. zstd items merge with each
-  // other only: the concatenation of zstd frames is again a zstd stream of the concatenated requests.
+  // signal (+ '\0zstd' / '\0gzip' for compressed items) -> items waiting for a send slot. Compressed
+  // items merge only with items of their codec: the concatenation of zstd frames (gzip members) is
+  // again a zstd stream (gzip file) of the concatenated requests.
   const pending = new Map<string, Waiting[]>();
   let inFlight = 0;
   let scheduled = false;
@@ -100,10 +103,10 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
   const send = (batch: Waiting[], key: string): void => {
     inFlight++;
     const first = batch[0]?.item;
-    const zstd = key.endsWith('\0zstd');
-    const signal = zstd ? key.slice(0, -5) : key;
+    const encoding = first === undefined ? undefined : encodingOf(first);
+    const signal = first?.signal ?? key;
     const item: ExportItem =
-      batch.length === 1 && first !== undefined ? first : zstd ? zstdBatch(signal, batch) : { signal, payload: mergePayloads(batch) };
+      batch.length === 1 && first !== undefined ? first : encoding !== undefined ? encodedBatch(signal, batch, encoding) : { signal, payload: mergePayloads(batch) };
     inner.export(item).then(
       (r) => {
         for (const w of batch) w.resolve(r);
@@ -172,7 +175,8 @@ function createBatchingExporter(inner: Exporter, options: BatchingOptions): Expo
     name: inner.name,
     export(item) {
       return new Promise<ExportResult>((resolve) => {
-        const key = encodingOf(item) === 'zstd' ? `${item.signal}\0zstd` : item.signal;
+        const encoding = encodingOf(item);
+        const key = encoding === undefined ? item.signal : `${item.signal}\0${encoding}`;
         let list = pending.get(key);
         if (list === undefined) {
           list = [];

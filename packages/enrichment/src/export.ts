@@ -1,9 +1,10 @@
 // The exporting side: @sextant/pipeline's exporter for the configured protocol, its retry
 // policy and export loop (ack only after the backend accepted; retryable → hold and back off;
 // permanent → counted dead letter). Wrapped to count the records the backend accepted.
-import { SextantError, createExportLoop, inflateZstdFrames, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
+import { SextantError, createExportLoop, inflateStored, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
 import type { Exporter, Logger, Queue, QueueItem } from '@sextant/pipeline';
 import type { EnrichmentConfig } from './config.ts';
+import type { FramedEncoding } from './enrich.ts';
 import { countRecords } from './count.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import type { ExportComponent } from './service.ts';
@@ -44,18 +45,25 @@ function createExporter(config: EnrichmentConfig, logger: Logger): Exporter {
 }
 
 /**
- * Items stored as zstd frames (the compressed splice, enrich.ts): with otlp_http + zstd they leave
- * as they are (no decompress, no recompress); every other exporter gets the decompressed request.
+ * Items stored as zstd frames or gzip members (the compressed splice, enrich.ts): with otlp_http and
+ * that same compression they leave as they are (no decompress, no recompress); every other exporter
+ * gets the decompressed request.
  */
-function zstdItems(inner: Exporter, passThrough: boolean): Exporter {
+function encodedItems(inner: Exporter, passThrough: FramedEncoding | undefined): Exporter {
   return {
     name: inner.name,
     async export(item) {
-      if (encodingOf(item) !== 'zstd') return inner.export(item);
-      if (passThrough) return inner.export({ signal: item.signal, payload: item.payload, meta: item.meta, contentEncoding: 'zstd' });
+      const encoding = encodingOf(item);
+      if (encoding === undefined) return inner.export(item);
+      if (encoding === passThrough) {
+        // A merged batch (export-batch.ts encodedBatch) is already marked and is sent from its
+        // parts: reading its `payload` here would join them, one copy of every exported byte.
+        if (item.contentEncoding === encoding) return inner.export(item);
+        return inner.export({ signal: item.signal, payload: item.payload, meta: item.meta, contentEncoding: encoding });
+      }
       let payload: Buffer;
       try {
-        payload = await inflateZstdFrames(item.payload);
+        payload = await inflateStored(item.payload, encoding);
       } catch (err) {
         return { kind: 'failure', error: err as Error };
       }
@@ -101,8 +109,8 @@ function sourceOf(item: QueueItem): string | undefined {
 
 function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: EnrichmentMetrics, logger: Logger): ExportComponent {
   const x = config.export;
-  const passThrough = config.exporter.protocol === 'otlp_http' && config.exporter.compression === 'zstd';
-  const inner = zstdItems(createExporter(config, logger), passThrough);
+  const c = config.exporter.compression;
+  const inner = encodedItems(createExporter(config, logger), config.exporter.protocol === 'otlp_http' && c !== 'none' ? c : undefined);
   // The file exporter writes one line per item; the OTLP ones send merged batches.
   const batching = config.exporter.protocol !== 'file';
   const batcher = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes, lingerMs: x.linger }) : undefined;

@@ -137,10 +137,10 @@ function createServiceFromParts<P>(parts: ServiceParts<P>): EnrichmentService {
       return n;
     };
     try {
-      // zstd bodies framed per resource by our node collector are read frame by frame and keep
-      // their records compressed (enrich.ts readFramedLogs, zstdSpliceParts); body.body, the
-      // joined request, is not even built for them.
-      const framed = format === 'protobuf' && signal === 'logs' && body.zstdFrames !== undefined ? readFramedLogs(body.zstdFrames, parts.splice) : undefined;
+      // zstd and gzip bodies framed per resource by our node collector are read frame by frame and
+      // keep their records compressed (enrich.ts readFramedLogs, compressedSpliceParts); body.body,
+      // the joined request, is not even built for them.
+      const framed = format === 'protobuf' && signal === 'logs' && body.frames !== undefined && body.encoding !== 'identity' ? readFramedLogs(body.frames, body.encoding, parts.splice) : undefined;
       if (framed === undefined) protobuf = format === 'json' ? parts.jsonToProtobuf(signal, body.body) : body.body;
       outcome = await enrichRequest(framed ?? (protobuf as Uint8Array), signal, parts.splice, parts.metadata, parts.waitForPodMs);
       // also checks the structure down to the records (a malformed scope is a 400 here, not at the backend)

@@ -8,13 +8,12 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promises as dns } from 'node:dns';
 import { promisify } from 'node:util';
-import { gzip, zstdCompress } from 'node:zlib';
-import { encodeZstdFramedLogs } from '@sextant/otlp';
+import { zstdCompress } from 'node:zlib';
+import { encodeGzipFramedLogs, encodeZstdFramedLogs } from '@sextant/otlp';
 import type { ResolvedConfig } from './config.ts';
 import { clientTlsReader } from './tls.ts';
 import type { ClientTlsReader } from './tls.ts';
 
-const gzipP = promisify(gzip);
 const zstdP = promisify(zstdCompress);
 
 type ExportResult = { kind: 'ok' } | { kind: 'failure'; status: number; error: string } | { kind: 'aborted' };
@@ -229,11 +228,12 @@ class HttpExporter implements Exporter {
   }
 
   async export(raw: Uint8Array): Promise<ExportResult> {
-    // zstd: the framed body for endpoints that read frames, one frame for the others; each made once
+    // zstd: the framed body for endpoints that read frames, one frame for the others; each made once.
+    // gzip: always framed, since every gzip reader reads a body of several members whole.
     let single: Promise<Uint8Array> | undefined;
     let framed: Promise<Uint8Array> | undefined;
     const bodyFor = (ep: Endpoint): Promise<Uint8Array> => {
-      if (this.cfg.compression !== 'zstd' || ep.zstdFrames !== true) return (single ??= this.compress(raw));
+      if (this.cfg.compression === 'none' || (this.cfg.compression === 'zstd' && ep.zstdFrames !== true)) return (single ??= this.compress(raw));
       return (framed ??= this.compressFramed(raw));
     };
     let attempt = 0;
@@ -312,13 +312,15 @@ class HttpExporter implements Exporter {
 
   private async compress(raw: Uint8Array): Promise<Uint8Array> {
     if (this.cfg.compression === 'zstd') return zstdP(raw, { pledgedSrcSize: raw.byteLength });
-    if (this.cfg.compression === 'gzip') return gzipP(raw);
     return raw;
   }
 
-  /** Frames H_i, R_i per resource (one zstd stream): the enrichment service keeps the R frames compressed through to its export. */
+  /**
+   * Frames H_i, R_i per resource (one zstd stream, or one gzip file of members that name their
+   * lengths, level 1): the enrichment service keeps the R frames compressed through to its export.
+   */
   private async compressFramed(raw: Uint8Array): Promise<Uint8Array> {
-    const frames = await encodeZstdFramedLogs(raw);
+    const frames = this.cfg.compression === 'gzip' ? await encodeGzipFramedLogs(raw) : await encodeZstdFramedLogs(raw);
     return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
   }
 

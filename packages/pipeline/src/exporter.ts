@@ -19,11 +19,11 @@ export interface ExportItem {
   payload: Uint8Array;
   meta?: JsonValue | undefined;
   /**
-   * 'zstd': `payload` is already zstd frames (the enrichment service's compressed splice). The
-   * otlp_http exporter with zstd compression sends them as they are; other exporters must be
-   * given the decompressed bytes (inflateZstdFrames).
+   * 'zstd' / 'gzip': `payload` is already zstd frames / gzip members (the enrichment service's
+   * compressed splice). The otlp_http exporter sends them as they are when that is its configured
+   * compression; other exporters must be given the decompressed bytes (inflateStored).
    */
-  contentEncoding?: 'zstd' | undefined;
+  contentEncoding?: 'zstd' | 'gzip' | undefined;
   /**
    * When set, ranges whose concatenation is `payload` (which may then be joined only when read):
    * an exporter that sends the bytes as they are writes these and saves the join.

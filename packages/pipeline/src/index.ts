@@ -22,7 +22,9 @@ export {
   rejectionResponse,
   responseFormatOf,
   successResponse,
+  inflateStored,
   inflateZstdFrames,
+  walkGzipMembers,
   walkZstdFrames,
 } from './ingest/index.ts';
 export type {
@@ -37,7 +39,7 @@ export type {
   OtlpSignal,
   PartialSuccess,
   ZstdFrame,
-  ZstdFrameSpan,
+  FrameSpan,
   ZstdFrameWalk,
 } from './ingest/index.ts';
 export { configDocs, defineConfig, envName, loadConfig, parseBytes, parseDuration, s } from './config.ts';

@@ -4,7 +4,7 @@
 import { headerReader } from './secrets.ts';
 import { partialSuccess } from './proto.ts';
 import { tlsReader } from './tls.ts';
-import { inflateZstdFrames } from './ingest/zstd-frames.ts';
+import { inflateStored } from './ingest/zstd-frames.ts';
 import { compress, createHttpClient, networkError, parseRetryAfter, retryable, statusError } from './exporter.ts';
 import type { Compression, ExportResult, Exporter } from './exporter.ts';
 import type { SecretSource } from './config.ts';
@@ -50,13 +50,14 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
       let res;
       try {
         const h = await headers();
-        // A precompressed zstd payload goes out as it is (from its parts, unjoined) when zstd is the configured compression.
+        // A precompressed payload goes out as it is (from its parts, unjoined) when its codec is the configured compression.
+        const enc = item.contentEncoding;
         const body =
-          item.contentEncoding !== 'zstd'
+          enc === undefined
             ? await compress(item.payload, compression, options.compressionLevel)
-            : compression === 'zstd'
+            : compression === enc
               ? (item.parts ?? item.payload)
-              : await compress(await inflateZstdFrames(item.payload), compression, options.compressionLevel);
+              : await compress(await inflateStored(item.payload, enc), compression, options.compressionLevel);
         const material = url.protocol === 'https:' ? await tls() : undefined;
         res = await client.post(url, body, {
           ...h,

@@ -7,9 +7,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { gunzip, gunzipSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
+import type { ZlibOptions, ZstdOptions } from 'node:zlib';
 import { ingestRejection } from './rejections.ts';
 import type { IngestRejection } from './rejections.ts';
 import type { OtlpFormat } from './wire.ts';
+import { walkGzipMembers } from './gzip-members.ts';
 import { walkZstdFrames } from './zstd-frames.ts';
 
 /** Size limits of one request, in bytes. */
@@ -30,9 +32,9 @@ interface OtlpBody {
   format: OtlpFormat;
   encoding: ContentEncoding;
   /**
-   * Decompressed request bytes (protobuf or JSON text). For a body of several zstd frames this
-   * is a getter that joins the frames' outputs on first read: a receiver that works frame by
-   * frame (`zstdFrames`) never pays for that copy of the whole request.
+   * Decompressed request bytes (protobuf or JSON text). For a body of several frames (zstd frames,
+   * gzip members) this is a getter that joins the frames' outputs on first read: a receiver that
+   * works frame by frame (`frames`) never pays for that copy of the whole request.
    */
   body: Buffer;
   /** Bytes after decompression (body.length, without reading `body`). */
@@ -40,22 +42,24 @@ interface OtlpBody {
   /** Bytes received on the wire, before decompression. */
   wireBytes: number;
   /**
-   * zstd bodies whose every frame declared its content size (and no skippable frames): each
-   * frame's compressed bytes (a view of the wire body), what it decoded to, and where that
-   * sits in `body`. Lets a receiver keep frames compressed (the enrichment service's compressed splice).
+   * Bodies of independently decodable frames, each declaring its decoded size: zstd bodies whose
+   * every frame declared its content size (and no skippable frames), gzip bodies whose every member
+   * names its length (gzip-members.ts). Each frame's compressed bytes (a view of the wire body),
+   * what it decoded to, and where that sits in `body`; `encoding` says which codec. Lets a receiver
+   * keep frames compressed (the enrichment service's compressed splice).
    */
-  zstdFrames?: ZstdFrameSpan[];
+  frames?: FrameSpan[];
   /**
-   * For a body of several zstd frames: frees the frames' decompressed bytes at once instead of
-   * at a later GC. Call it only when neither `body` nor any `zstdFrames[i].decoded` is read or
+   * For a body of several frames: frees the frames' decompressed bytes at once instead of
+   * at a later GC. Call it only when neither `body` nor any `frames[i].decoded` is read or
    * referenced any more (the enrichment service's compressed splice, which stores the frames'
    * wire bytes, after it has checked and counted the decoded ones).
    */
   release?: () => void;
 }
 
-/** One zstd frame of a received body: its wire bytes and what it decoded to. */
-interface ZstdFrameSpan {
+/** One frame (zstd frame, gzip member) of a received body: its wire bytes and what it decoded to. */
+interface FrameSpan {
   wire: Uint8Array;
   /** This frame's decompressed bytes. */
   decoded: Buffer;
@@ -203,41 +207,111 @@ function inflate(encoding: 'gzip' | 'zstd', wire: Buffer, maxDecodedBytes: numbe
   });
 }
 
-function inflateFrame(frame: Buffer, maxOutputLength: number): Promise<Buffer> {
+// One frame of a framed body, decoded to at most maxOutputLength bytes. A gzip member must end
+// exactly where it says (the inflater consumes every byte of it): otherwise the member's bytes
+// that ingest keeps would not be the member that it checked (node:zlib passes over trailing
+// zero bytes after a member, which Go's gzip reader refuses as a bad header).
+function inflateFrame(codec: 'gzip' | 'zstd', frame: Buffer, maxOutputLength: number): Promise<Buffer> {
   // One byte more than the frame can decode to: a chunk that the output fills exactly makes
   // node:zlib allocate a second chunk (and, async, make another thread-pool round trip) to learn
   // that nothing follows. 2,000-record frame (51 KB → 322 KB), async: 308–389 µs of CPU with the
   // exact size, 252–280 µs with one byte more (bench/README.md "enrichment"). A small frame gets
   // a small chunk instead of zlib's 16 KiB.
   const chunkSize = Math.max(64, Math.min(maxOutputLength + 1, ASYNC_INFLATE_MAX_CHUNK, Math.max(64 * 1024, frame.length * 8)));
+  const checked = (r: { buffer: Buffer; engine: { bytesWritten: number } }): Buffer => {
+    if (r.engine.bytesWritten !== frame.length) throw new Error(`gzip member ends after ${r.engine.bytesWritten} of its declared ${frame.length} bytes`);
+    return r.buffer;
+  };
   if (frame.length <= SYNC_INFLATE_MAX_WIRE_BYTES) {
     try {
-      return Promise.resolve(zstdDecompressSync(frame, { maxOutputLength, chunkSize }));
+      if (codec === 'zstd') return Promise.resolve(zstdDecompressSync(frame, { maxOutputLength, chunkSize }));
+      return Promise.resolve(checked(gunzipSync(frame, { maxOutputLength, chunkSize, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } }));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
   return new Promise((resolve, reject) => {
-    zstdDecompress(frame, { maxOutputLength, chunkSize }, (err, out) => (err === null ? resolve(out) : reject(err)));
+    if (codec === 'zstd') {
+      zstdDecompress(frame, { maxOutputLength, chunkSize } satisfies ZstdOptions, (err, out) => (err === null ? resolve(out) : reject(err)));
+      return;
+    }
+    // `info: true` makes the callback's result { buffer, engine } (node:zlib zlibBuffer).
+    gunzip(frame, { maxOutputLength, chunkSize, info: true } satisfies ZlibOptions, (err, out) => {
+      if (err !== null) reject(err);
+      else {
+        try {
+          resolve(checked(out as unknown as { buffer: Buffer; engine: { bytesWritten: number } }));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+    });
   });
 }
 
 // Each frame is one zlib call (a few µs even when tiny): without a cap, 16 MiB of 9-byte frames
 // would be ~1.8 million calls. The node collector sends two frames per resource, and a request
 // holds at most batch.maxRecords (2,000) resources.
-const MAX_ZSTD_FRAMES = 8192;
+const MAX_FRAMES = 8192;
+
+type Inflated = { kind: 'ok'; body: Buffer | Buffer[]; decodedBytes: number; frames?: FrameSpan[] } | IngestRejection;
+
+/** A frame to inflate: its range in the wire body and the decoded size it declares (when it does). */
+interface FrameRange {
+  start: number;
+  end: number;
+  declared: number | undefined;
+}
+
+const FRAME_WORD = { zstd: 'frame', gzip: 'member' } as const;
+
+// Frame by frame, when every frame declares its size: the sum counts against maxDecodedBytes
+// before any inflating, and each frame may not expand past its own declared size (a lying header
+// is a 400, never a large allocation). `spans` false: frames are inflated one by one only because
+// node:zlib's zstd decoder would stop after the first (see inflateZstd); the result is not framed.
+async function inflateFrames(codec: 'gzip' | 'zstd', wire: Buffer, frames: readonly FrameRange[], maxDecodedBytes: number, spans: boolean): Promise<Inflated> {
+  const word = FRAME_WORD[codec];
+  if (frames.length > MAX_FRAMES) return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `${codec} body has ${frames.length} ${word}s; at most ${MAX_FRAMES} are accepted`);
+  let declared = 0;
+  for (const f of frames) declared += f.declared ?? 0;
+  if (declared > maxDecodedBytes) {
+    return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `${codec} body declares ${declared} decoded bytes, over the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
+  }
+  const pieces: Buffer[] = [];
+  const out: FrameSpan[] = [];
+  let total = 0;
+  for (const f of frames) {
+    const frame = wire.subarray(f.start, f.end);
+    const cap = f.declared ?? maxDecodedBytes - total;
+    let decoded: Buffer;
+    try {
+      decoded = await inflateFrame(codec, frame, Math.max(1, cap));
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'ERR_BUFFER_TOO_LARGE' && f.declared === undefined) return inflateRejection(codec, wire, maxDecodedBytes, e);
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `${codec} ${word} at byte ${f.start} expands past its declared size of ${f.declared} bytes`);
+      return inflateRejection(codec, wire, maxDecodedBytes, e);
+    }
+    if (f.declared !== undefined && decoded.length !== f.declared) {
+      return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `${codec} ${word} at byte ${f.start} decoded to ${decoded.length} bytes, not its declared ${f.declared}`);
+    }
+    out.push({ wire: frame, decoded, start: total, end: total + decoded.length });
+    pieces.push(decoded);
+    total += decoded.length;
+    if (total > maxDecodedBytes) return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `${codec} body expands past the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
+  }
+  const body = pieces.length === 1 ? (pieces[0] as Buffer) : pieces;
+  return spans ? { kind: 'ok', body, decodedBytes: total, frames: out } : { kind: 'ok', body, decodedBytes: total };
+}
 
 // zstd, frame by frame: node:zlib's decoder stops after the first frame of a body and drops the
 // rest without an error, while a zstd body may be several concatenated frames (RFC 8878 §3.1).
-// When every frame declares its content size, the sum counts against maxDecodedBytes before any
-// inflating, and each frame may not expand past its own declared size (a lying header is a 400,
-// never a large allocation).
-async function inflateZstd(wire: Buffer, maxDecodedBytes: number): Promise<{ kind: 'ok'; body: Buffer | Buffer[]; decodedBytes: number; frames?: ZstdFrameSpan[] } | IngestRejection> {
+async function inflateZstd(wire: Buffer, maxDecodedBytes: number): Promise<Inflated> {
   const walk = walkZstdFrames(wire);
   if (walk.kind === 'malformed') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body could not be decompressed: ${walk.reason}`);
   const frames = walk.frames;
-  if (frames.length + walk.skippable > MAX_ZSTD_FRAMES) {
-    return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body has ${frames.length + walk.skippable} frames; at most ${MAX_ZSTD_FRAMES} are accepted`);
+  if (frames.length + walk.skippable > MAX_FRAMES) {
+    return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd body has ${frames.length + walk.skippable} frames; at most ${MAX_FRAMES} are accepted`);
   }
   if (frames.some((f) => f.dictionary)) return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', 'zstd body names a dictionary; only frames without a dictionary are accepted');
   if (frames.length === 1 && walk.skippable === 0) {
@@ -247,40 +321,20 @@ async function inflateZstd(wire: Buffer, maxDecodedBytes: number): Promise<{ kin
       return single.kind === 'ok' ? { ...single, decodedBytes: single.body.length } : single;
     }
   }
-  let declared = 0;
-  let allDeclared = true;
-  for (const f of frames) {
-    if (f.contentSize === undefined) allDeclared = false;
-    else declared += f.contentSize;
+  const allDeclared = frames.every((f) => f.contentSize !== undefined);
+  return inflateFrames('zstd', wire, frames.map((f) => ({ start: f.start, end: f.end, declared: f.contentSize })), maxDecodedBytes, allDeclared && walk.skippable === 0);
+}
+
+// gzip: member by member when every member names its length (gzip-members.ts); otherwise one
+// stream, which node:zlib reads across members.
+async function inflateGzip(wire: Buffer, maxDecodedBytes: number): Promise<Inflated> {
+  const walk = walkGzipMembers(wire);
+  if (walk.kind === 'malformed') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `gzip body could not be decompressed: ${walk.reason}`);
+  if (walk.kind === 'plain') {
+    const single = await inflate('gzip', wire, maxDecodedBytes);
+    return single.kind === 'ok' ? { ...single, decodedBytes: single.body.length } : single;
   }
-  if (declared > maxDecodedBytes) {
-    return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `zstd body declares ${declared} decoded bytes, over the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
-  }
-  const pieces: Buffer[] = [];
-  const spans: ZstdFrameSpan[] = [];
-  let total = 0;
-  for (const f of frames) {
-    const frame = wire.subarray(f.start, f.end);
-    const cap = f.contentSize ?? maxDecodedBytes - total;
-    let out: Buffer;
-    try {
-      out = await inflateFrame(frame, Math.max(1, cap));
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      if (e.code === 'ERR_BUFFER_TOO_LARGE' && f.contentSize === undefined) return inflateRejection('zstd', wire, maxDecodedBytes, e);
-      if (e.code === 'ERR_BUFFER_TOO_LARGE') return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd frame at byte ${f.start} expands past its declared content size of ${f.contentSize} bytes`);
-      return inflateRejection('zstd', wire, maxDecodedBytes, e);
-    }
-    if (f.contentSize !== undefined && out.length !== f.contentSize) {
-      return ingestRejection('SEXTANT_INGEST_BAD_COMPRESSION', `zstd frame at byte ${f.start} decoded to ${out.length} bytes, not its declared ${f.contentSize}`);
-    }
-    spans.push({ wire: frame, decoded: out, start: total, end: total + out.length });
-    pieces.push(out);
-    total += out.length;
-    if (total > maxDecodedBytes) return ingestRejection('SEXTANT_INGEST_DECODED_TOO_LARGE', `zstd body expands past the limit of ${maxDecodedBytes} bytes (${wire.length} bytes on the wire)`);
-  }
-  const body = pieces.length === 1 ? (pieces[0] as Buffer) : pieces;
-  return allDeclared && walk.skippable === 0 ? { kind: 'ok', body, decodedBytes: total, frames: spans } : { kind: 'ok', body, decodedBytes: total };
+  return inflateFrames('gzip', wire, walk.members.map((m) => ({ start: m.start, end: m.end, declared: m.isize })), maxDecodedBytes, true);
 }
 
 // Smallest decompressed frame whose memory release() frees. node:zlib allocates each output
@@ -318,36 +372,31 @@ async function readOtlpBody(payload: Readable, headers: IncomingHttpHeaders, lim
     }
     return { kind: 'ok', format: negotiated.format, encoding: 'identity', body: wire.body, decodedBytes: wireBytes, wireBytes };
   }
-  if (negotiated.encoding === 'zstd') {
-    const z = await inflateZstd(wire.body, limits.maxDecodedBytes);
-    if (z.kind === 'rejected') return z;
-    const pieces = z.body;
-    if (!Array.isArray(pieces)) {
-      const ok: OtlpBody = { kind: 'ok', format: negotiated.format, encoding: 'zstd', body: pieces, decodedBytes: z.decodedBytes, wireBytes };
-      if (z.frames !== undefined) ok.zstdFrames = z.frames;
-      return ok;
-    }
-    // Joined only when read: the enrichment service's compressed splice reads the frames one by
-    // one, and this copy of the whole decoded request (Buffer.concat) was 8% of its main thread
-    // and a second large allocation per request (bench/README.md "enrichment").
-    let joined: Buffer | undefined;
-    const ok: OtlpBody = {
-      kind: 'ok',
-      format: negotiated.format,
-      encoding: 'zstd',
-      get body(): Buffer {
-        return (joined ??= Buffer.concat(pieces, z.decodedBytes));
-      },
-      decodedBytes: z.decodedBytes,
-      wireBytes,
-    };
-    if (z.frames !== undefined) ok.zstdFrames = z.frames;
-    ok.release = () => releaseDecoded(pieces);
+  const z = negotiated.encoding === 'zstd' ? await inflateZstd(wire.body, limits.maxDecodedBytes) : await inflateGzip(wire.body, limits.maxDecodedBytes);
+  if (z.kind === 'rejected') return z;
+  const pieces = z.body;
+  if (!Array.isArray(pieces)) {
+    const ok: OtlpBody = { kind: 'ok', format: negotiated.format, encoding: negotiated.encoding, body: pieces, decodedBytes: z.decodedBytes, wireBytes };
+    if (z.frames !== undefined) ok.frames = z.frames;
     return ok;
   }
-  const inflated = await inflate(negotiated.encoding, wire.body, limits.maxDecodedBytes);
-  if (inflated.kind === 'rejected') return inflated;
-  return { kind: 'ok', format: negotiated.format, encoding: negotiated.encoding, body: inflated.body, decodedBytes: inflated.body.length, wireBytes };
+  // Joined only when read: the enrichment service's compressed splice reads the frames one by
+  // one, and this copy of the whole decoded request (Buffer.concat) was 8% of its main thread
+  // and a second large allocation per request (bench/README.md "enrichment").
+  let joined: Buffer | undefined;
+  const ok: OtlpBody = {
+    kind: 'ok',
+    format: negotiated.format,
+    encoding: negotiated.encoding,
+    get body(): Buffer {
+      return (joined ??= Buffer.concat(pieces, z.decodedBytes));
+    },
+    decodedBytes: z.decodedBytes,
+    wireBytes,
+  };
+  if (z.frames !== undefined) ok.frames = z.frames;
+  ok.release = () => releaseDecoded(pieces);
+  return ok;
 }
 
 /**
@@ -363,4 +412,4 @@ function createOtlpBodyParser(
 }
 
 export { DEFAULT_INGEST_LIMITS, createOtlpBodyParser, negotiateOtlpRequest, readOtlpBody, responseFormatOf };
-export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult, ZstdFrameSpan };
+export type { ContentEncoding, FrameSpan, IngestLimits, OtlpBody, OtlpBodyResult };

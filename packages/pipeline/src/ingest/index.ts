@@ -1,7 +1,8 @@
 // Shared OTLP/HTTP ingest helpers (enrichment service, trace receiver).
 export { DEFAULT_INGEST_LIMITS, createOtlpBodyParser, negotiateOtlpRequest, readOtlpBody, responseFormatOf } from './body.ts';
-export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult, ZstdFrameSpan } from './body.ts';
-export { inflateZstdFrames, walkZstdFrames } from './zstd-frames.ts';
+export type { ContentEncoding, IngestLimits, OtlpBody, OtlpBodyResult, FrameSpan } from './body.ts';
+export { inflateStored, inflateZstdFrames, walkZstdFrames } from './zstd-frames.ts';
+export { walkGzipMembers } from './gzip-members.ts';
 export type { ZstdFrame, ZstdFrameWalk } from './zstd-frames.ts';
 export { INGEST_REJECTIONS, ingestRejection } from './rejections.ts';
 export type { IngestRejection, IngestRejectionCode } from './rejections.ts';

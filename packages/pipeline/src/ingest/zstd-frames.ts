@@ -5,7 +5,7 @@
 // ingest decompresses frame by frame; and the declared content sizes let the limits apply
 // before a byte is inflated.
 
-import { zstdDecompress } from 'node:zlib';
+import { gunzip, zstdDecompress } from 'node:zlib';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MASK = 0xfffffff0;
@@ -115,5 +115,14 @@ async function inflateZstdFrames(buf: Uint8Array): Promise<Buffer> {
   return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
 }
 
-export { inflateZstdFrames, walkZstdFrames };
+/**
+ * The request bytes of a payload stored compressed (trusted bytes, e.g. a queue item that passed
+ * ingest): every zstd frame, or every gzip member (node:zlib's gunzip reads across members).
+ */
+function inflateStored(buf: Uint8Array, encoding: 'zstd' | 'gzip'): Promise<Buffer> {
+  if (encoding === 'zstd') return inflateZstdFrames(buf);
+  return new Promise((resolve, reject) => gunzip(buf, { chunkSize: Math.min(1024 * 1024, Math.max(64 * 1024, buf.byteLength * 4)) }, (err, out) => (err === null ? resolve(out) : reject(err))));
+}
+
+export { inflateStored, inflateZstdFrames, walkZstdFrames };
 export type { ZstdFrame, ZstdFrameWalk };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
-import { zstdDecompressSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ExportLogsServiceRequestSchema, decodeLogsRequest, encodeZstdFramedLogs } from '../src/index.ts';
+import { ExportLogsServiceRequestSchema, decodeLogsRequest, encodeGzipFramedLogs, encodeZstdFramedLogs } from '../src/index.ts';
 
 function request(resources: number): Uint8Array {
   const msg = create(ExportLogsServiceRequestSchema, {
@@ -45,4 +45,37 @@ void test('a request of another shape is one frame, still with its content size'
   t.assert.equal(frames.length, 1);
   t.assert.equal(hasContentSize(frames[0] as Buffer), true);
   t.assert.deepEqual(zstdDecompressSync(frames[0] as Buffer), odd);
+});
+
+/** The member length in the 'SX' extra subfield, or undefined when the member has none. */
+function sxLength(member: Buffer): number | undefined {
+  if (member[0] !== 0x1f || member[1] !== 0x8b || ((member[3] as number) & 0x04) === 0) return undefined;
+  const xlen = member.readUInt16LE(10);
+  for (let p = 12; p + 4 <= 12 + xlen; p += 4 + member.readUInt16LE(p + 2)) {
+    if (member[p] === 0x53 && member[p + 1] === 0x58 && member.readUInt16LE(p + 2) === 4) return member.readUInt32LE(p + 4);
+  }
+  return undefined;
+}
+
+void test('gzip: H, R members per resource, each naming its own length; their concatenation gunzips to the request', async (t) => {
+  for (const n of [1, 3]) {
+    const body = request(n);
+    const members = await encodeGzipFramedLogs(body);
+    t.assert.equal(members.length, 2 * n);
+    for (const m of members) t.assert.equal(sxLength(m), m.length);
+    // One body, decoded by a plain multi-member gzip reader.
+    t.assert.deepEqual(gunzipSync(Buffer.concat(members)), Buffer.from(body));
+    const h = gunzipSync(members[0] as Buffer);
+    t.assert.equal(h[0], 0x0a);
+    t.assert.equal(h.includes(Buffer.from('pod-0')), true);
+    t.assert.equal(h.includes(Buffer.from('line 0 0')), false);
+    const r = gunzipSync(members[1] as Buffer);
+    t.assert.equal(r.includes(Buffer.from('line 0 0')), true);
+    t.assert.equal(r.includes(Buffer.from('pod-0')), false);
+  }
+  const odd = Buffer.from([0x12, 0x01, 0x00]);
+  const one = await encodeGzipFramedLogs(odd);
+  t.assert.equal(one.length, 1);
+  t.assert.equal(sxLength(one[0] as Buffer), (one[0] as Buffer).length);
+  t.assert.deepEqual(gunzipSync(one[0] as Buffer), odd);
 });
