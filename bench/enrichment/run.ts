@@ -10,8 +10,11 @@
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
 // file per request (one resource), cut at batch.maxRecords 2000 (1 MiB maxBytes is not reached by
-// these ~250 B records), zstd, at most maxConcurrentRequests 4 per node (64 connections = 16 busy
-// nodes). --load small is the earlier 100-record gzip'd request.
+// these ~250 B records), at most maxConcurrentRequests 4 per node (64 connections = 16 busy nodes),
+// compressed with the export's codec as the chart sets it (backend.compression: gzip by default;
+// zstd when --compression none), framed per resource. --request-compression zstd with --compression
+// gzip is the transcoding case (a node collector left at zstd). --load small is the earlier
+// 100-record gzip'd request.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -56,7 +59,9 @@ const CONNECTIONS = Number(opts.connections);
 const PODS = Number(opts.pods);
 if (opts.load !== 'collector' && opts.load !== 'small') throw new Error(`--load ${opts.load}: valid are collector, small`);
 const RECORDS = Number(opts.records ?? (opts.load === 'collector' ? 2000 : 100));
-const REQUEST_COMPRESSION = opts['request-compression'] ?? (opts.load === 'collector' ? 'zstd' : 'gzip');
+// The collector load comes in the export's codec (zstd when the export is uncompressed), as the chart
+// configures the node collectors (backend.compression), so Sextant can pass the records through.
+const REQUEST_COMPRESSION = opts['request-compression'] ?? (opts.load === 'collector' ? (opts.compression === 'gzip' ? 'gzip' : 'zstd') : 'gzip');
 if (opts['request-frames'] !== 'framed' && opts['request-frames'] !== 'single') throw new Error(`--request-frames ${opts['request-frames']}: valid are framed, single`);
 if (!['zstd', 'gzip', 'none'].includes(REQUEST_COMPRESSION)) throw new Error(`--request-compression ${REQUEST_COMPRESSION}: valid are zstd, gzip, none`);
 const HEAP_PODS = Number(opts['heap-pods']);

@@ -13,7 +13,7 @@ import { loadConfig as loadCollectorConfig } from '@sextant/node-collector';
 import type { ResolvedConfig } from '@sextant/node-collector';
 import { loadTraceReceiverConfigFile } from '@sextant/trace-receiver';
 import type { TraceReceiverConfig } from '@sextant/trace-receiver';
-import { SCENARIOS, find, podTemplates, renderScenario } from './chart.ts';
+import { SCENARIOS, find, podTemplates, render, renderScenario } from './chart.ts';
 import type { Obj, PodTemplate } from './chart.ts';
 
 function configOf(objects: readonly Obj[], component: string): Record<string, unknown> {
@@ -98,6 +98,9 @@ void suite('chart ConfigMaps against the components config loaders', () => {
         t.assert.equal(cfg.checkpointDir, '/var/lib/sextant/checkpoints');
         t.assert.equal(cfg.service?.name, 'sx-sextant-enrichment-headless.sextant.svc.cluster.local');
         t.assert.equal(cfg.service?.port, 24321);
+        // The nodes compress with the backend's codec, so enrichment passes the compressed records through.
+        const enrichmentExporter = templates.has('enrichment') ? loadEnrichment(objects).exporter : undefined;
+        if (enrichmentExporter !== undefined) t.assert.equal(cfg.compression, enrichmentExporter.compression === 'none' ? 'zstd' : enrichmentExporter.compression);
         t.assert.equal(cfg.nodeName, 'node-1');
         const logs = mountPath(collector.template, 'pod-logs');
         if (logs !== undefined) {
@@ -207,12 +210,24 @@ void suite('chart ConfigMaps against the components config loaders', () => {
     });
   }
 
+  void test('backend.compression: enrichment exports with it, the node collectors send it (zstd for none), the trace receiver sends gzip for zstd', async (t: TestContext) => {
+    const env = { NODE_NAME: 'node-1', POD_NAME: 'p', POD_NAMESPACE: 'sextant' };
+    for (const [compression, collector, traces] of [['gzip', 'gzip', 'gzip'], ['zstd', 'zstd', 'gzip'], ['none', 'zstd', 'none']] as const) {
+      const r = await render({ set: ['backend.endpoint=https://otlp.example.com:4318', `backend.compression=${compression}`, 'traces.enabled=true'] });
+      t.assert.equal(r.code, 0, r.stderr);
+      t.assert.equal(loadEnrichment(r.objects).exporter.compression, compression);
+      t.assert.equal((await loadCollector(r.objects, env)).compression, collector);
+      t.assert.equal(loadTraceReceiver(r.objects).exporter.compression, traces);
+    }
+  });
+
   void test('the backend credential reaches the exporters as a reference to the Secret (env or file), never its value', async (t: TestContext) => {
     const envScenario = await renderScenario('collector-root', { release: 'sx', namespace: 'sextant' });
     const fileScenario = await renderScenario('custom-ca', { release: 'sx', namespace: 'sextant' });
     t.assert.deepStrictEqual(configOf(envScenario, 'enrichment')['exporter'], {
       protocol: 'otlp_http',
       endpoint: 'https://otlp.example.com:443',
+      compression: 'gzip',
       headers: { Authorization: 'env:SEXTANT_BACKEND_TOKEN' },
     });
     t.assert.deepStrictEqual((configOf(fileScenario, 'trace-receiver')['exporter'] as Record<string, unknown>)['headers'], {

@@ -387,12 +387,13 @@ void suite('chart: helm lint and template', () => {
     t.assert.deepStrictEqual(config.exporter, {
       protocol: 'otlp_http',
       endpoint: 'https://otlp.example.com:443',
+      compression: 'gzip',
       headers: { Authorization: 'file:/etc/sextant/backend/token' },
     });
     const envConfig = parseYaml((find(await renderScenario('collector-root'), 'ConfigMap', 'trace-receiver')?.['data'] as Record<string, string>)['config.yaml'] ?? '') as {
       exporter: unknown;
     };
-    t.assert.deepStrictEqual(envConfig.exporter, { type: 'otlp_http', endpoint: 'https://otlp.example.com:443', headers: { Authorization: 'env:SEXTANT_BACKEND_TOKEN' } });
+    t.assert.deepStrictEqual(envConfig.exporter, { type: 'otlp_http', endpoint: 'https://otlp.example.com:443', compression: 'gzip', headers: { Authorization: 'env:SEXTANT_BACKEND_TOKEN' } });
   });
 
   void test('customCASecret sets NODE_EXTRA_CA_CERTS to the mounted bundle in every component', async (t: TestContext) => {
@@ -551,6 +552,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.deepStrictEqual(configOf(objects, 'enrichment')['exporter'], {
       protocol: 'splunk_hec',
       endpoint: 'https://splunk.example.com:8088',
+      compression: 'gzip',
       splunk: { token: 'file:/etc/sextant/backend/hec-token', index: 'k8s', sourcetype: 'sextant' },
     });
     const env = await render({ files: [scenarioFile('splunk-hec')], set: ['backend.credentials.mountAs=env', 'backend.splunk.index=', 'backend.headers.X-Team=a'] });
@@ -558,6 +560,7 @@ void suite('chart: helm lint and template', () => {
     t.assert.deepStrictEqual(configOf(env.objects, 'enrichment')['exporter'], {
       protocol: 'splunk_hec',
       endpoint: 'https://splunk.example.com:8088',
+      compression: 'gzip',
       headers: { 'X-Team': 'a' },
       splunk: { token: 'env:SEXTANT_BACKEND_TOKEN', sourcetype: 'sextant' },
     });
@@ -631,6 +634,7 @@ void suite('chart: helm lint and template', () => {
       ['metadata.rules[0].from=pod,metadata.rules[0].source=label,metadata.rules[0].key=a,metadata.rules[0].keyRegex=b', /at '\/metadata\/rules\/0': 'oneOf' failed, subschemas 0, 1 matched/],
       ['metadata.rules[0].from=pod,metadata.rules[0].source=label,metadata.rules[0].key=a,metadata.rules[0].tag=x', /additional properties 'tag' not allowed/],
       ['metadata.exclude.annotation=', /at '\/metadata\/exclude\/annotation'/],
+      ['backend.compression=lz4', /at '\/backend\/compression': value must be one of 'gzip', 'zstd', 'none'/],
     ];
     for (const [set, message] of cases) {
       const r = await render({ set: [set] });
@@ -640,6 +644,9 @@ void suite('chart: helm lint and template', () => {
     const events = await render({ set: ['logs.enabled=false', 'metrics.enabled=false', 'events.enabled=true'] });
     t.assert.notEqual(events.code, 0);
     t.assert.match(events.stderr, /events.enabled needs the enrichment service/);
+    const zstdGrpc = await render({ set: ['backend.type=otlp_grpc', 'backend.compression=zstd'] });
+    t.assert.notEqual(zstdGrpc.code, 0);
+    t.assert.match(zstdGrpc.stderr, /backend.compression zstd is supported by backend.type otlp_http only, not otlp_grpc \(valid: gzip, none\)/);
   });
 
   void test('values.yaml comments every key, and the schema forbids unknown keys in every fixed-key object', async (t: TestContext) => {

@@ -292,6 +292,12 @@ exporter:
   {{- else }}
   endpoint: {{ $b.endpoint | quote }}
   {{- end }}
+  {{- if eq .typeKey "protocol" }}
+  compression: {{ $b.compression }}
+  {{- else }}
+  # The trace receiver sends gzip or none (backend.compression zstd becomes gzip here).
+  compression: {{ ternary "gzip" $b.compression (eq $b.compression "zstd") }}
+  {{- end }}
   {{- with $headers }}
   headers:
     {{- toYaml . | nindent 4 }}
@@ -393,6 +399,9 @@ exporter:
 {{- end -}}
 {{- if and .Values.traces.enabled (has .Values.backend.type (list "file" "splunk_hec")) -}}
 {{- fail (printf "backend.type %s is not supported by the trace receiver (it exports with otlp_grpc or otlp_http only); set traces.enabled=false and send traces to an OTLP endpoint from a second release (logs.enabled=false, metrics.enabled=false, traces.enabled=true), or pick another backend.type" .Values.backend.type) -}}
+{{- end -}}
+{{- if and (eq .Values.backend.compression "zstd") (ne .Values.backend.type "otlp_http") -}}
+{{- fail (printf "backend.compression zstd is supported by backend.type otlp_http only, not %s (valid: gzip, none)" .Values.backend.type) -}}
 {{- end -}}
 {{- if and (eq .Values.backend.type "splunk_hec") (not .Values.backend.credentials.secretName) -}}
 {{- fail "backend.type splunk_hec needs the HEC token: set backend.credentials.secretName (and secretKey) to a Secret holding the bare token" -}}
