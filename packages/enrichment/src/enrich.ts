@@ -1,8 +1,7 @@
 // Enrichment of one OTLP request through the resource splice: read the resources, find each
 // one's pod, then rewrite only the Resource messages. Log records and data points are copied
 // as bytes and never decoded (ARCHITECTURE.md "Resource-level splice").
-import { gzipSync, zstdCompressSync, constants as zlibConstants } from 'node:zlib';
-import { fieldHead, readVarintAt } from '@sextant/otlp';
+import { fieldHead, gzipStoredMember, readVarintAt, zstdStoredFrame } from '@sextant/otlp';
 import type { KeyValue } from '@sextant/otlp';
 
 type SpliceSignal = 'logs' | 'metrics';
@@ -217,7 +216,7 @@ function readFramedLogs(frames: readonly FrameSpan[], encoding: FramedEncoding, 
   const resources = frames.length / 2;
   let decoded = 0;
   for (const f of frames) decoded += f.decoded.length;
-  // Each H' costs a splice call and a compressor call (~10-20 µs); with small resources that costs
+  // Each H' costs a splice call and a frame of its own (~10 µs); with small resources that costs
   // more than compressing the whole request at export, so those requests are stored as protobuf.
   if (decoded / resources < SPLICE_MIN_RESOURCE_BYTES) return undefined;
   const out: FramedLogs = { encoding, minis: [], attrs: [], rest: [], records: [] };
@@ -247,7 +246,8 @@ function readFramedLogs(frames: readonly FrameSpan[], encoding: FramedEncoding, 
 
 /**
  * The compressed splice: per resource a new small H' frame (tag, new length, enriched resource;
- * level 1 of the request's codec) followed by the client's own R frame bytes, never recompressed.
+ * stored uncompressed in the request's codec, as the node collector stores its H frames, see
+ * @sextant/otlp framed.ts) followed by the client's own R frame bytes, never recompressed.
  * A dropped resource drops both. The concatenation is one zstd stream (one gzip file of several
  * members) decoding to the enriched request. H' needs no 'SX' length: nothing reads the stored
  * members one by one again, and gzip readers decode the members as one stream.
@@ -262,8 +262,7 @@ function compressedSpliceParts(framed: FramedLogs, splice: Splice, rewrite: (att
     if (out[0] !== 0x0a || len === undefined || len[1] + len[0] !== out.length) throw new Error('internal: unexpected splice output for one resource');
     const content = out.subarray(len[1]);
     const head = Buffer.concat([fieldHead(0x0a, content.length + rest.size), content]);
-    const h = framed.encoding === 'zstd' ? zstdCompressSync(head, { pledgedSrcSize: head.length, params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } }) : gzipSync(head, { level: 1 });
-    parts.push(h, rest.wire);
+    parts.push(framed.encoding === 'zstd' ? zstdStoredFrame(head) : gzipStoredMember(head), rest.wire);
   }
   return parts;
 }

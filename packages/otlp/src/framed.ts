@@ -15,7 +15,7 @@
 // (u32 LE), as BGZF does with its 'BC' subfield. Readers that do not know the subfield skip it.
 // @sextant/pipeline ingest/gzip-members.ts reads it.
 import { promisify } from 'node:util';
-import { constants as zlibConstants, gzip as gzipCb, zstdCompress } from 'node:zlib';
+import { constants as zlibConstants, crc32, gzip as gzipCb, zstdCompress } from 'node:zlib';
 
 import { readVarintAt } from './wire.ts';
 
@@ -73,6 +73,75 @@ function compressFrame(bytes: Uint8Array, level: number | undefined): Promise<Bu
   return zstdP(bytes, { pledgedSrcSize: bytes.byteLength, ...params });
 }
 
+// H frames (a resource, a few hundred bytes) are stored, not compressed: a zstd frame of Raw blocks,
+// a gzip member of stored deflate blocks. Compressing them saved little (the R frame of a 2,000-record
+// request is ~160 KB compressed) and cost the most per byte: a compressor context and a zlib object
+// for each, and on the enrichment service a decompressor for each at ingest and a compressor for
+// each H' it writes. ZSTD_createCCtx/DCtx and the zlib objects' construction were ~5% of the
+// service's main thread at 200,000 records/s (bench/README.md "enrichment", round 4).
+const RAW_BLOCK_MAX = 128 * 1024; // Block_Maximum_Size (RFC 8878 §3.1.1.2.3)
+const STORED_BLOCK_MAX = 65535; // LEN of a stored deflate block (RFC 1951 §3.2.4)
+/** Length of the gzip member header written here: the 10 fixed bytes, XLEN, and the 8-byte 'SX' subfield. */
+const GZIP_MEMBER_HEADER = 20;
+
+/** `bytes` as one zstd frame of Raw blocks, with its Frame_Content_Size (4 bytes, single segment). */
+function zstdStoredFrame(bytes: Uint8Array): Buffer {
+  const blocks = Math.max(1, Math.ceil(bytes.length / RAW_BLOCK_MAX));
+  const out = Buffer.allocUnsafe(4 + 1 + 4 + 3 * blocks + bytes.length);
+  out.writeUInt32LE(0xfd2fb528, 0);
+  out[4] = 0xa0; // FCS_Field_Size 2 (4 bytes), Single_Segment, no checksum, no dictionary
+  out.writeUInt32LE(bytes.length, 5);
+  let at = 9;
+  for (let b = 0; b < blocks; b++) {
+    const from = b * RAW_BLOCK_MAX;
+    const size = Math.min(RAW_BLOCK_MAX, bytes.length - from);
+    const header = (size << 3) | (b === blocks - 1 ? 1 : 0); // Block_Type 0: Raw
+    out[at] = header & 0xff;
+    out[at + 1] = (header >>> 8) & 0xff;
+    out[at + 2] = (header >>> 16) & 0xff;
+    out.set(bytes.subarray(from, from + size), at + 3);
+    at += 3 + size;
+  }
+  return out;
+}
+
+/** The 20-byte member header with the 'SX' subfield naming the member's total length. */
+function writeGzipHeader(out: Buffer, total: number, xfl: number, os: number): void {
+  out[0] = 0x1f;
+  out[1] = 0x8b;
+  out[2] = 8; // CM deflate
+  out[3] = 0x04; // FLG: FEXTRA only
+  out.writeUInt32LE(0, 4); // MTIME unknown
+  out[8] = xfl;
+  out[9] = os;
+  out.writeUInt16LE(8, 10); // XLEN
+  out[12] = 0x53; // SI1 'S'
+  out[13] = 0x58; // SI2 'X'
+  out.writeUInt16LE(4, 14); // LEN
+  out.writeUInt32LE(total, 16);
+}
+
+/** `bytes` as one gzip member of stored deflate blocks, with the 'SX' subfield. */
+function gzipStoredMember(bytes: Uint8Array): Buffer {
+  const blocks = Math.max(1, Math.ceil(bytes.length / STORED_BLOCK_MAX));
+  const total = GZIP_MEMBER_HEADER + 5 * blocks + bytes.length + 8;
+  const out = Buffer.allocUnsafe(total);
+  writeGzipHeader(out, total, 0, 255);
+  let at = GZIP_MEMBER_HEADER;
+  for (let b = 0; b < blocks; b++) {
+    const from = b * STORED_BLOCK_MAX;
+    const size = Math.min(STORED_BLOCK_MAX, bytes.length - from);
+    out[at] = b === blocks - 1 ? 1 : 0; // BFINAL, BTYPE 00 (stored)
+    out.writeUInt16LE(size, at + 1);
+    out.writeUInt16LE(~size & 0xffff, at + 3);
+    out.set(bytes.subarray(from, from + size), at + 5);
+    at += 5 + size;
+  }
+  out.writeUInt32LE(crc32(bytes), at);
+  out.writeUInt32LE(bytes.length >>> 0, at + 4);
+  return out;
+}
+
 /**
  * Compresses an encoded ExportLogsServiceRequest as zstd frames H_1, R_1, H_2, R_2, … (one
  * frame when the request does not have that shape). Their concatenation is the request body.
@@ -81,11 +150,9 @@ function compressFrame(bytes: Uint8Array, level: number | undefined): Promise<Bu
 async function encodeZstdFramedLogs(body: Uint8Array, level?: number): Promise<Buffer[]> {
   const ranges = framedRanges(body);
   if (ranges === undefined) return [await compressFrame(body, level)];
-  return Promise.all(ranges.map(([s, e]) => compressFrame(body.subarray(s, e), level)));
+  return Promise.all(ranges.map(([s, e], i) => (i % 2 === 0 ? Promise.resolve(zstdStoredFrame(body.subarray(s, e))) : compressFrame(body.subarray(s, e), level))));
 }
 
-/** Length of the header gzipMember writes: the 10 fixed bytes, XLEN, and the 8-byte 'SX' subfield. */
-const GZIP_MEMBER_HEADER = 20;
 
 /**
  * One gzip member with the 'SX' extra subfield (see the top of this file). node:zlib writes the
@@ -97,18 +164,7 @@ async function gzipMember(bytes: Uint8Array, level: number): Promise<Buffer> {
   if (plain[3] !== 0) throw new Error(`node:zlib wrote gzip header flags 0x${(plain[3] as number).toString(16)}; expected none`);
   const total = GZIP_MEMBER_HEADER + plain.length - 10;
   const out = Buffer.allocUnsafe(total);
-  out[0] = 0x1f;
-  out[1] = 0x8b;
-  out[2] = 8; // CM deflate
-  out[3] = 0x04; // FLG: FEXTRA only
-  out.writeUInt32LE(0, 4); // MTIME unknown
-  out[8] = plain[8] as number; // XFL
-  out[9] = plain[9] as number; // OS
-  out.writeUInt16LE(8, 10); // XLEN
-  out[12] = 0x53; // SI1 'S'
-  out[13] = 0x58; // SI2 'X'
-  out.writeUInt16LE(4, 14); // LEN
-  out.writeUInt32LE(total, 16);
+  writeGzipHeader(out, total, plain[8] as number, plain[9] as number);
   plain.copy(out, GZIP_MEMBER_HEADER, 10);
   return out;
 }
@@ -123,7 +179,7 @@ async function gzipMember(bytes: Uint8Array, level: number): Promise<Buffer> {
 async function encodeGzipFramedLogs(body: Uint8Array, level = 1): Promise<Buffer[]> {
   const ranges = framedRanges(body);
   if (ranges === undefined) return [await gzipMember(body, level)];
-  return Promise.all(ranges.map(([s, e]) => gzipMember(body.subarray(s, e), level)));
+  return Promise.all(ranges.map(([s, e], i) => (i % 2 === 0 ? Promise.resolve(gzipStoredMember(body.subarray(s, e))) : gzipMember(body.subarray(s, e), level))));
 }
 
-export { encodeGzipFramedLogs, encodeZstdFramedLogs };
+export { encodeGzipFramedLogs, encodeZstdFramedLogs, gzipStoredMember, zstdStoredFrame };

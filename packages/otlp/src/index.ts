@@ -37,7 +37,7 @@ export type {
 export { rewriteResources, rewriteResourcesParts, readResources, countRecords, countResourceRecords, scanResourceContent } from './splice.ts';
 export type { Signal, ResourceRewrite } from './splice.ts';
 export { createLogsEncoder } from './logs-encoder.ts';
-export { encodeGzipFramedLogs, encodeZstdFramedLogs } from './framed.ts';
+export { encodeGzipFramedLogs, encodeZstdFramedLogs, gzipStoredMember, zstdStoredFrame } from './framed.ts';
 export {
   AUDIT_SCOPE_NAME,
   auditAttributes,

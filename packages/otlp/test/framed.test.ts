@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { ExportLogsServiceRequestSchema, decodeLogsRequest, encodeGzipFramedLogs, encodeZstdFramedLogs } from '../src/index.ts';
+import { ExportLogsServiceRequestSchema, decodeLogsRequest, encodeGzipFramedLogs, encodeZstdFramedLogs, gzipStoredMember, zstdStoredFrame } from '../src/index.ts';
 
 function request(resources: number): Uint8Array {
   const msg = create(ExportLogsServiceRequestSchema, {
@@ -78,4 +78,17 @@ void test('gzip: H, R members per resource, each naming its own length; their co
   t.assert.equal(one.length, 1);
   t.assert.equal(sxLength(one[0] as Buffer), (one[0] as Buffer).length);
   t.assert.deepEqual(gunzipSync(one[0] as Buffer), odd);
+});
+
+void test('stored frames (the H frames): zstd Raw blocks and gzip stored blocks, split at the block limits, decode to their bytes', (t) => {
+  for (const n of [0, 1, 300, 65535, 65536, 128 * 1024, 200_000]) {
+    const bytes = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) bytes[i] = (i * 31 + (i >> 8)) & 0xff;
+    const z = zstdStoredFrame(bytes);
+    t.assert.equal(hasContentSize(z), true);
+    t.assert.deepEqual(zstdDecompressSync(z), bytes, `zstd ${n}`);
+    const g = gzipStoredMember(bytes);
+    t.assert.equal(sxLength(g), g.length);
+    t.assert.deepEqual(gunzipSync(g), bytes, `gzip ${n}`);
+  }
 });

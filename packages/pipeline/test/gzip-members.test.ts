@@ -2,7 +2,7 @@
 // encodeGzipFramedLogs writes) are read member by member; anything else is one gzip stream.
 import { test } from 'node:test';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import { readOtlpBody, walkGzipMembers } from '../src/index.ts';
 import type { IngestLimits, OtlpBodyResult } from '../src/index.ts';
 
@@ -94,4 +94,30 @@ void test('a gzip bomb in one framed member stops at the limit', async (t) => {
   t.assert.equal(r.status, 400);
   const honest = member(Buffer.alloc(8 * 1024 * 1024));
   t.assert.equal(rejected(await read(honest)).status, 413);
+});
+
+/** A member of stored deflate blocks with the 'SX' subfield, as @sextant/otlp writes H frames. */
+function storedMember(data: Buffer, crc = crc32(data)): Buffer {
+  const total = 20 + 5 + data.length + 8;
+  const out = Buffer.alloc(total);
+  out.set([0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 0, 255, 8, 0, 0x53, 0x58, 4, 0]);
+  out.writeUInt32LE(total, 16);
+  out[20] = 1;
+  out.writeUInt16LE(data.length, 21);
+  out.writeUInt16LE(~data.length & 0xffff, 23);
+  data.copy(out, 25);
+  out.writeUInt32LE(crc, 25 + data.length);
+  out.writeUInt32LE(data.length, 29 + data.length);
+  return out;
+}
+
+void test('stored members decode to their bytes; a stored member whose CRC-32 is wrong is a 400', async (t) => {
+  const head = Buffer.from('resource attributes '.repeat(20));
+  const body = Buffer.concat([storedMember(head), member(Buffer.from('records '.repeat(3000)))]);
+  const r = await read(body);
+  if (r.kind !== 'ok') throw new Error(`expected ok, got ${r.message}`);
+  t.assert.deepEqual(r.frames?.[0]?.decoded, head);
+  t.assert.equal(r.body.toString(), head.toString() + 'records '.repeat(3000));
+  const bad = rejected(await read(Buffer.concat([storedMember(head, 12345), member(Buffer.from('x'))])));
+  t.assert.equal(bad.status, 400);
 });

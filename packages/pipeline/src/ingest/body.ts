@@ -12,6 +12,7 @@ import { ingestRejection } from './rejections.ts';
 import type { IngestRejection } from './rejections.ts';
 import type { OtlpFormat } from './wire.ts';
 import { walkGzipMembers } from './gzip-members.ts';
+import { storedContent } from './stored-frames.ts';
 import { walkZstdFrames } from './zstd-frames.ts';
 
 /** Size limits of one request, in bytes. */
@@ -285,7 +286,7 @@ async function inflateFrames(codec: 'gzip' | 'zstd', wire: Buffer, frames: reado
     const cap = f.declared ?? maxDecodedBytes - total;
     let decoded: Buffer;
     try {
-      decoded = await inflateFrame(codec, frame, Math.max(1, cap));
+      decoded = (f.declared === undefined ? undefined : storedContent(codec, frame, f.declared)) ?? (await inflateFrame(codec, frame, Math.max(1, cap)));
     } catch (err) {
       const e = err as Error & { code?: string };
       if (e.code === 'ERR_BUFFER_TOO_LARGE' && f.declared === undefined) return inflateRejection(codec, wire, maxDecodedBytes, e);
