@@ -5,11 +5,9 @@ import { test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import { createEnrichmentService } from '@sextant/enrichment';
 import { decodeLogsRequest, encodeGzipFramedLogs, encodeZstdFramedLogs } from '@sextant/otlp';
 import type { ExportLogsServiceRequest } from '@sextant/otlp';
-import { silentLogger } from '@sextant/pipeline';
-import { logsRequest, metricValue, startSink, tempDir, waitUntil } from './helpers.ts';
+import { logsRequest, metricValue, startService, startSink, tempDir, waitUntil } from './helpers.ts';
 import type { Sink } from './helpers.ts';
 
 const pod = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -65,21 +63,16 @@ async function start(t: { after: (fn: () => Promise<void>) => void }, compressio
     cleanups.push(() => s.close());
     sink = s;
   }
-  const service = createEnrichmentService(
+  const { service, logsUrl: url } = await startService(
     {
-      listen: { host: '127.0.0.1', port: 0 },
       limits: { maxBodyBytes: 1024 * 1024, maxDecodedBytes: 4 * 1024 * 1024 },
       metadata: { source: 'file', path: objectsPath, clusterName: 'test-cluster', waitForPod: 50 },
       queue: { dir: join(dir, 'queue'), maxBytes: 64 * 1024 * 1024 },
       exporter: { protocol: 'otlp_http', endpoint: sink.endpoint, compression },
       export: { initialBackoff: 50, maxBackoff: 200 },
     },
-    { logger: silentLogger() },
+    cleanups,
   );
-  cleanups.push(() => service.shutdown());
-  await service.start();
-  await waitUntil('ready', () => service.ready());
-  const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
   return {
     sink,
     shared: { dir, sink },

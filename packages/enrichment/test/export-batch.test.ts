@@ -5,9 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeLogsRequest } from '@sextant/otlp';
-import { createEnrichmentService } from '@sextant/enrichment';
-import { silentLogger } from '@sextant/pipeline';
-import { listenLocal, logsRequest, resourceAttrs, tempDir, waitUntil } from './helpers.ts';
+import { listenLocal, logsRequest, resourceAttrs, startService, tempDir, waitUntil } from './helpers.ts';
 
 interface Harness {
   stop(): Promise<void>;
@@ -50,20 +48,15 @@ async function start(
   });
   const backend = await listenLocal(server);
   cleanups.push(backend.close);
-  const service = createEnrichmentService(
+  const { service, logsUrl: url } = await startService(
     {
-      listen: { host: '127.0.0.1', port: 0 },
       metadata: { source: 'file', path: objectsPath, waitForPod: 10 },
       queue: { dir: join(dir.path, 'queue'), maxBytes: 64 * 1024 * 1024 },
       exporter: { protocol: 'otlp_http', endpoint: backend.url, compression: 'gzip' },
       export: { initialBackoff: 50, maxBackoff: 200, ...exportConfig },
     },
-    { logger: silentLogger() },
+    cleanups,
   );
-  cleanups.push(() => service.shutdown());
-  await service.start();
-  await waitUntil('ready', () => service.ready());
-  const url = `http://127.0.0.1:${service.address()?.port}/v1/logs`;
   return {
     stop: () => service.shutdown(),
     sends,

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeLogsRequest, encodeLogsRequest, encodeMetricsRequest } from '@sextant/otlp';
-import { inflateZstdFrames } from '@sextant/pipeline';
+import { inflateZstdFrames, silentLogger } from '@sextant/pipeline';
+import { createEnrichmentService } from '@sextant/enrichment';
+import type { EnrichmentService } from '@sextant/enrichment';
 import type { ExportLogsServiceRequest } from '@sextant/otlp';
 
 type Attr = [string, string];
@@ -146,5 +148,17 @@ function metricValue(text: string, series: string): number | undefined {
   return undefined;
 }
 
-export { listenLocal, logsRequest, metricValue, metricsRequest, resourceAttrs, startSink, tempDir, waitUntil };
+/**
+ * A silent enrichment service on a free loopback port, started and ready; its shutdown is pushed
+ * onto `cleanups`. `config` is the service's config object (listen is filled in).
+ */
+async function startService(config: Record<string, unknown>, cleanups: Array<() => Promise<void>>): Promise<{ service: EnrichmentService; logsUrl: string }> {
+  const service = createEnrichmentService({ listen: { host: '127.0.0.1', port: 0 }, ...config }, { logger: silentLogger() });
+  cleanups.push(() => service.shutdown());
+  await service.start();
+  await waitUntil('ready', () => service.ready());
+  return { service, logsUrl: `http://127.0.0.1:${service.address()?.port}/v1/logs` };
+}
+
+export { listenLocal, logsRequest, startService, metricValue, metricsRequest, resourceAttrs, startSink, tempDir, waitUntil };
 export type { Attr, Sink };
