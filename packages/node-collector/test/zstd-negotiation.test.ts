@@ -2,13 +2,14 @@
 // 2xx, that it reads every frame (header sextant-zstd-frames: 1). Any other receiver — an older
 // enrichment service on node:zlib, whose zstd decoder stops after the first frame — gets one frame,
 // so a mixed-version rollout never refuses or truncates a batch.
+// gzip needs no negotiation: every gzip reader reads a body of several members whole (last test).
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { zstdDecompressSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { createLogsEncoder, decodeLogsRequest, stringKv } from '@sextant/otlp';
-import { walkZstdFrames } from '@sextant/pipeline';
+import { walkGzipMembers, walkZstdFrames } from '@sextant/pipeline';
 import { resolveConfig } from '../src/config.ts';
 import { createExporter } from '../src/exporter.ts';
 
@@ -70,3 +71,27 @@ for (const advertise of [false, true]) {
     for (const s of recv.seen.slice(1)) t.assert.equal(s.frames, advertise ? 4 : 1);
   });
 }
+
+void test('gzip: every body is framed per resource (members naming their length), which a plain gunzip reads whole', async (t) => {
+  const bodies: Buffer[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(Buffer.concat(chunks));
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const exporter = createExporter(resolveConfig({ endpoints: [`127.0.0.1:${(server.address() as AddressInfo).port}`], compression: 'gzip', retry: { initialMs: 20, maxMs: 200 } }), { onAttempt: () => undefined, onRetry: () => undefined });
+  exporter.start();
+  t.after(() => exporter.shutdown());
+  const sent = request(3, 40);
+  t.assert.equal((await exporter.export(sent)).kind, 'ok');
+  const body = bodies[0] as Buffer;
+  const walk = walkGzipMembers(body);
+  t.assert.equal(walk.kind, 'framed');
+  t.assert.equal(walk.kind === 'framed' ? walk.members.length : 0, 6, 'H, R for each of 3 resources');
+  t.assert.deepEqual(gunzipSync(body), Buffer.from(sent));
+});
