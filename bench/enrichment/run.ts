@@ -6,7 +6,7 @@
 //
 //   node bench/enrichment/run.ts [--load collector|small] [--seconds 20] [--connections 64] [--pods 1000] [--records N]
 //                                [--request-compression zstd|gzip|none] [--request-frames framed|single] [--compression gzip|zstd|none] [--heap-pods 10000] [--skip-heap]
-//                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32] [--rate RECORDS_PER_S]
+//                                [--only sextant|otelcol] [--order none|source] [--cpu-prof-dir DIR] [--node-flags=--max-semi-space-size=32] [--rate RECORDS_PER_S] [--rounds N]
 //
 // --load collector (default) is what @sextant/node-collector sends with its defaults: one container
 // file per request (one resource), cut at batch.maxRecords 2000 (1 MiB maxBytes is not reached by
@@ -52,6 +52,7 @@ const { values: opts } = parseArgs({
     'cpu-prof-dir': { type: 'string' },
     'node-flags': { type: 'string', default: '' },
     rate: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(opts.seconds);
@@ -69,6 +70,10 @@ const HEAP_PODS = Number(opts['heap-pods']);
 // instead of as many as the server acks: the CPU per record of a load both peers can sustain.
 const RATE = opts.rate === undefined ? undefined : Number(opts.rate);
 if (RATE !== undefined && !(RATE > 0)) throw new Error(`--rate ${opts.rate}: records per second, a positive number`);
+// --rounds N: after one warm-up, N measured windows per target, each printed; the ratio is taken
+// from the medians. At offered rates the runs vary by ±20% on a 2-vCPU VM (bench/README.md round 4).
+const ROUNDS = Number(opts.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds ${opts.rounds}: a whole number of 1 or more`);
 const NAMESPACES = 10;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -322,10 +327,16 @@ async function drained(sinkRequests: () => number): Promise<number> {
   return (quietSince - t0) / 1000;
 }
 
-async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured> {
-  const pid = proc.pid ?? 0;
+async function measure(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured[]> {
   log(`${name}: warm-up 3 s`);
   await drive(port, bodies, Date.now() + 3000);
+  const rounds: Measured[] = [];
+  for (let k = 1; k <= ROUNDS; k++) rounds.push(await measureRound(ROUNDS === 1 ? name : `${name} #${k}`, proc, port, bodies, sinkRequests));
+  return rounds;
+}
+
+async function measureRound(name: string, proc: ChildProcess, port: number, bodies: readonly Buffer[], sinkRequests: () => number): Promise<Measured> {
+  const pid = proc.pid ?? 0;
   // The window starts with nothing left to export and ends once all it accepted is exported.
   await drained(sinkRequests);
   const threads0 = await cpuByThread(pid);
@@ -366,7 +377,7 @@ async function stop(child: ChildProcess): Promise<void> {
 const dir = await mkdtemp(join(tmpdir(), 'sextant-bench-enrichment-'));
 const cluster = await startCluster();
 const sink = await startSink();
-const results: Measured[] = [];
+const results: Measured[][] = [];
 try {
   // The same 1,000 pods for both: Running, with IPs, owned by ReplicaSets of Deployments.
   log(`creating ${PODS} pods in ${NAMESPACES} namespaces`);
@@ -477,19 +488,31 @@ try {
 }
 
 const perCpu = (m: Measured): number => m.records / m.cpuSeconds;
-const rows = results.map((m) =>
+const all = results.flat();
+const rows = all.map((m) =>
   [m.name.padEnd(24), String(Math.round(m.records / m.wallSeconds)).padStart(12), m.drainSeconds.toFixed(1).padStart(7), m.cpuSeconds.toFixed(2).padStart(8), String(Math.round(perCpu(m))).padStart(16),
     String(Math.round(m.rssBytes / 1e6)).padStart(7), m.exportsPerRequest.toFixed(2).padStart(11), String(m.rejected).padStart(6), String(m.errors).padStart(6)].join('  '),
 );
 const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections${RATE === undefined ? "" : `, offered ${RATE} records/s`}, ${SECONDS} s each, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
+process.stdout.write(`\nbench/enrichment: load ${opts.load}, ${PODS} pods, ${RECORDS} records/request (${REQUEST_COMPRESSION}), ${CONNECTIONS} connections${RATE === undefined ? "" : `, offered ${RATE} records/s`}, ${SECONDS} s each${ROUNDS === 1 ? '' : ` x ${ROUNDS} rounds`}, export compression ${opts.compression}, Node ${process.version}, load average ${load}\n`);
 process.stdout.write(`${'target'.padEnd(24)}  ${'records/s'.padStart(12)}  ${'drain s'.padStart(7)}  ${'CPU s'.padStart(8)}  ${'records/CPU-s'.padStart(16)}  ${'RSS MB'.padStart(7)}  ${'exports/req'.padStart(11)}  ${'4xx'.padStart(6)}  ${'err'.padStart(6)}\n${rows.join('\n')}\n`);
-for (const m of results) {
+for (const m of all) {
   const parts = [...m.threads].filter(([, v]) => v >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)} s (${Math.round((100 * v) / m.cpuSeconds)}%)`);
   process.stdout.write(`  ${m.name} CPU by thread: ${parts.join(', ')}\n`);
 }
+/** Median records per CPU-second of one target's rounds. */
+function median(rounds: readonly Measured[]): number {
+  const v = rounds.map(perCpu).sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
 const [ours, theirs] = results;
-if (ours !== undefined && theirs !== undefined) process.stdout.write(`ratio (sextant / otelcol, records per CPU-second): ${(perCpu(ours) / perCpu(theirs)).toFixed(2)}x  (goal >= 4x)\n`);
+if (ours !== undefined && theirs !== undefined) {
+  const of = ROUNDS === 1 ? '' : `, medians of ${ROUNDS} rounds: ${Math.round(median(ours))} / ${Math.round(median(theirs))}`;
+  process.stdout.write(`ratio (sextant / otelcol, records per CPU-second${of}): ${(median(ours) / median(theirs)).toFixed(2)}x  (goal >= 4x)\n`);
+} else if (ours !== undefined && ROUNDS > 1) {
+  process.stdout.write(`${ours[0]?.name.replace(/ #1$/, '')}: median of ${ROUNDS} rounds ${Math.round(median(ours))} records per CPU-second\n`);
+}
 
 if (!opts['skip-heap']) {
   log(`heap: ${HEAP_PODS} pods in the cache (file source)`);
