@@ -6,6 +6,8 @@
 // bytes of each member) count against the limit before a byte is inflated.
 // Whether a member really ends where it says is checked when it is inflated (body.ts inflateMember).
 
+import { readLE } from './le.ts';
+
 const SX_SI1 = 0x53; // 'S'
 const SX_SI2 = 0x58; // 'X'
 const FEXTRA = 0x04;
@@ -32,14 +34,14 @@ function memberLength(buf: Uint8Array, start: number): number | null | string {
   const flg = buf[start + 3] as number;
   if ((flg & FLG_RESERVED) !== 0) return `reserved flag bits set in the gzip member at byte ${start}`;
   if ((flg & FEXTRA) === 0) return null;
-  const xlen = (buf[start + 10] as number) | ((buf[start + 11] as number) << 8);
+  const xlen = readLE(buf, start + 10, 2);
   const xend = start + 12 + xlen;
   if (xend > buf.length) return `truncated gzip extra field at byte ${start}`;
   for (let p = start + 12; p + 4 <= xend; ) {
-    const len = (buf[p + 2] as number) | ((buf[p + 3] as number) << 8);
+    const len = readLE(buf, p + 2, 2);
     if (p + 4 + len > xend) return `gzip extra subfield runs past its field at byte ${p}`;
     if (buf[p] === SX_SI1 && buf[p + 1] === SX_SI2 && len === 4) {
-      return ((buf[p + 4] as number) | ((buf[p + 5] as number) << 8) | ((buf[p + 6] as number) << 16)) + (buf[p + 7] as number) * 2 ** 24;
+      return readLE(buf, p + 4, 4);
     }
     p += 4 + len;
   }
@@ -58,7 +60,7 @@ function walkGzipMembers(buf: Uint8Array): GzipMemberWalk {
     // 10 fixed header bytes + XLEN + the subfield, at least an empty deflate block, and the trailer.
     if (len < 20 + 2 + 8 || pos + len > buf.length) return { kind: 'malformed', reason: `gzip member at byte ${pos} declares ${len} bytes; the body has ${buf.length - pos} from there` };
     const end = pos + len;
-    const isize = ((buf[end - 4] as number) | ((buf[end - 3] as number) << 8) | ((buf[end - 2] as number) << 16)) + (buf[end - 1] as number) * 2 ** 24;
+    const isize = readLE(buf, end - 4, 4);
     members.push({ start: pos, end, isize });
     pos = end;
   }

@@ -5,24 +5,17 @@
 // "enrichment", round 4). Anything else, or anything not exactly right, returns undefined and goes
 // to zlib, which gives the error if there is one.
 import { crc32 } from 'node:zlib';
-
-function u16(b: Uint8Array, at: number): number {
-  return (b[at] as number) | ((b[at + 1] as number) << 8);
-}
-
-function u32(b: Uint8Array, at: number): number {
-  return (u16(b, at) + u16(b, at + 2) * 65536);
-}
+import { readLE } from './le.ts';
 
 /** A zstd frame of Raw blocks with a 4-byte content size, single segment, no checksum, no dictionary. */
 function zstdStored(frame: Uint8Array, declared: number): Buffer | undefined {
-  if (frame.length < 12 || frame[4] !== 0xa0 || u32(frame, 5) !== declared) return undefined;
+  if (frame.length < 12 || frame[4] !== 0xa0 || readLE(frame, 5, 4) !== declared) return undefined;
   const out = Buffer.allocUnsafe(declared);
   let at = 0;
   let pos = 9;
   for (;;) {
     if (pos + 3 > frame.length) return undefined;
-    const bh = u16(frame, pos) + (frame[pos + 2] as number) * 65536;
+    const bh = readLE(frame, pos, 3);
     const size = bh >>> 3;
     if (((bh >> 1) & 3) !== 0 || at + size > declared || pos + 3 + size > frame.length) return undefined;
     out.set(frame.subarray(pos + 3, pos + 3 + size), at);
@@ -38,19 +31,19 @@ function gzipStored(member: Uint8Array, declared: number): Buffer | undefined {
   if (member.length < 12 + 5 + 8 || member[3] !== 0x04) return undefined;
   const out = Buffer.allocUnsafe(declared);
   let at = 0;
-  let pos = 12 + u16(member, 10);
+  let pos = 12 + readLE(member, 10, 2);
   const end = member.length - 8;
   for (;;) {
     if (pos + 5 > end) return undefined;
     const head = member[pos] as number;
-    const len = u16(member, pos + 1);
-    if ((head & 0xfe) !== 0 || u16(member, pos + 3) !== (~len & 0xffff) || at + len > declared || pos + 5 + len > end) return undefined;
+    const len = readLE(member, pos + 1, 2);
+    if ((head & 0xfe) !== 0 || readLE(member, pos + 3, 2) !== (~len & 0xffff) || at + len > declared || pos + 5 + len > end) return undefined;
     out.set(member.subarray(pos + 5, pos + 5 + len), at);
     at += len;
     pos += 5 + len;
     if (head === 1) break;
   }
-  if (pos !== end || at !== declared || u32(member, end + 4) !== declared || u32(member, end) !== crc32(out)) return undefined;
+  if (pos !== end || at !== declared || readLE(member, end + 4, 4) !== declared || readLE(member, end, 4) !== crc32(out)) return undefined;
   return out;
 }
 

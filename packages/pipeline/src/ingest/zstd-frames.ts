@@ -6,6 +6,7 @@
 // before a byte is inflated.
 
 import { gunzip, zstdDecompress } from 'node:zlib';
+import { readLE } from './le.ts';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MASK = 0xfffffff0;
@@ -33,12 +34,6 @@ type ZstdFrameWalk =
 
 const FCS_BYTES = [0, 2, 4, 8] as const;
 const DICT_BYTES = [0, 1, 2, 4] as const;
-
-function readLE(buf: Uint8Array, at: number, n: number): number {
-  let v = 0;
-  for (let i = n - 1; i >= 0; i--) v = v * 256 + (buf[at + i] as number);
-  return v;
-}
 
 /** The frames of `buf`, or why it is not a well-formed sequence of zstd frames. */
 function walkZstdFrames(buf: Uint8Array): ZstdFrameWalk {
