@@ -4,7 +4,6 @@
 import { SextantError, createExportLoop, inflateStored, createFileExporter, createOtlpGrpcExporter, createOtlpHttpExporter, createRetryPolicy, exporterConfig, exporterFromConfig } from '@sextant/pipeline';
 import type { Exporter, Logger, Queue, QueueItem } from '@sextant/pipeline';
 import type { EnrichmentConfig } from './config.ts';
-import type { FramedEncoding } from './enrich.ts';
 import { countRecords } from './count.ts';
 import type { EnrichmentMetrics } from './metrics.ts';
 import type { ExportComponent } from './service.ts';
@@ -45,17 +44,18 @@ function createExporter(config: EnrichmentConfig, logger: Logger): Exporter {
 }
 
 /**
- * Items stored as zstd frames or gzip members (the compressed splice, enrich.ts): with otlp_http and
- * that same compression they leave as they are (no decompress, no recompress); every other exporter
- * gets the decompressed request.
+ * Items stored as zstd frames or gzip members (the compressed splice, enrich.ts). The otlp_http
+ * exporter reads ExportItem.contentEncoding itself: it sends them as they are when that is its
+ * compression (no decompress, no recompress) and inflates them otherwise. Every other exporter gets
+ * the decompressed request from here.
  */
-function encodedItems(inner: Exporter, passThrough: FramedEncoding | undefined): Exporter {
+function encodedItems(inner: Exporter, readsContentEncoding: boolean): Exporter {
   return {
     name: inner.name,
     async export(item) {
       const encoding = encodingOf(item);
       if (encoding === undefined) return inner.export(item);
-      if (encoding === passThrough) {
+      if (readsContentEncoding) {
         // A merged batch (export-batch.ts encodedBatch) is already marked and is sent from its
         // parts: reading its `payload` here would join them, one copy of every exported byte.
         if (item.contentEncoding === encoding) return inner.export(item);
@@ -109,8 +109,7 @@ function sourceOf(item: QueueItem): string | undefined {
 
 function createExportComponent(config: EnrichmentConfig, queue: Queue, metrics: EnrichmentMetrics, logger: Logger): ExportComponent {
   const x = config.export;
-  const c = config.exporter.compression;
-  const inner = encodedItems(createExporter(config, logger), config.exporter.protocol === 'otlp_http' && c !== 'none' ? c : undefined);
+  const inner = encodedItems(createExporter(config, logger), config.exporter.protocol === 'otlp_http');
   // The file exporter writes one line per item; the OTLP ones send merged batches.
   const batching = config.exporter.protocol !== 'file';
   const batcher = batching ? createBatchingExporter(inner, { maxInFlight: x.concurrency, maxBytes: config.queue.coalesceMaxBytes, lingerMs: x.linger }) : undefined;

@@ -47,17 +47,24 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): Export
       } catch (err) {
         return { kind: 'failure', error: err as Error };
       }
-      let res;
+      // A precompressed payload goes out as it is (from its parts, unjoined) when its codec is the
+      // configured compression; otherwise it is inflated and compressed as configured. Bytes that do
+      // not inflate will not heal by waiting: a failure (dead letter), not a retry.
+      const enc = item.contentEncoding;
+      let body: Uint8Array | readonly Uint8Array[];
       try {
-        const h = await headers();
-        // A precompressed payload goes out as it is (from its parts, unjoined) when its codec is the configured compression.
-        const enc = item.contentEncoding;
-        const body =
+        body =
           enc === undefined
             ? await compress(item.payload, compression, options.compressionLevel)
             : compression === enc
               ? (item.parts ?? item.payload)
               : await compress(await inflateStored(item.payload, enc), compression, options.compressionLevel);
+      } catch (err) {
+        return { kind: 'failure', error: new Error(`otlp_http: the ${enc ?? 'uncompressed'} payload could not be prepared for ${compression}: ${(err as Error).message}`, { cause: err }) };
+      }
+      let res;
+      try {
+        const h = await headers();
         const material = url.protocol === 'https:' ? await tls() : undefined;
         res = await client.post(url, body, {
           ...h,
